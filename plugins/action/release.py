@@ -1,0 +1,71 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Copies a controller-side artifact to the host, but only when the release is not there yet."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import MANIFEST_NAME, FleetError, validate_release_id
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ActionModule(ActionBase):
+
+    TRANSFERS_FILES = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = dict(self._task.args)
+        module = "fleetops.release.release"
+        if args.get("state", "present") != "present" or not args.get("artifact") or args.get("remote_src"):
+            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+            return result
+
+        try:
+            validate_release_id(args.get("release", args.get("id")))
+            source = self._find_needle("files", args["artifact"])
+        except (FleetError, AnsibleError) as exc:
+            raise AnsibleActionFail(to_text(exc))
+        local_sha = _sha256(source)
+        wanted = (args.get("sha256") or "").lower()
+        if wanted and wanted != local_sha:
+            raise AnsibleActionFail("checksum mismatch for %s: expected sha256 %s, got %s; nothing was copied or created"
+                                    % (source, wanted, local_sha))
+        args["sha256"] = local_sha
+
+        app_root = args.get("app_root") or "/srv/app"
+        manifest = os.path.join(app_root, "releases", args.get("release", args.get("id")), MANIFEST_NAME)
+        stat = self._execute_remote_stat(manifest, all_vars=task_vars, follow=False)
+        if stat["exists"]:
+            # The release exists: the module only compares the checksum; nothing is copied.
+            args.pop("artifact")
+            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+            return result
+
+        if self._connection._shell.tmpdir is None:
+            self._make_tmp_path()
+        try:
+            remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "fleet-artifact.tar.gz")
+            self._transfer_file(source, remote)
+            self._fixup_perms2((self._connection._shell.tmpdir, remote))
+            args["artifact"] = remote
+            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        return result

@@ -1,0 +1,111 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""A lock file held by one named holder, with a reason and an expiry.
+
+Taking the lock is a hard link of a complete temp file to the lock path: link(2) fails when the lock
+exists, so two takers can never both win and nobody ever reads a half-written lock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+
+from ansible_collections.fleetops.release.plugins.module_utils._atomic import atomic_write_json, fsync_dir, read_json
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
+    FleetError,
+    isoformat,
+    parse_isoformat,
+    utc_now,
+)
+
+
+class LockHeld(FleetError):
+    """Another holder has the lock."""
+
+
+def describe(lock):
+    return "%s (reason: %s) since %s, expires %s" % (
+        lock.get("holder"), lock.get("reason") or "none given", lock.get("since"), lock.get("expires_at") or "never")
+
+
+def is_expired(lock, now):
+    expires = lock.get("expires_at")
+    return bool(expires) and parse_isoformat(expires) <= now
+
+
+class FileLock:
+    def __init__(self, path):
+        self.path = path
+
+    def read(self):
+        try:
+            return read_json(self.path)
+        except ValueError:
+            # A lock we cannot read is still a lock: report it rather than pretend it is free.
+            return {"holder": "<unreadable lock file %s>" % self.path, "since": None, "expires_at": None}
+
+    def acquire(self, holder, reason=None, ttl=None, run_id=None, break_expired=False, check_mode=False, now=None):
+        """Take the lock. Returns ``(changed, lock, broken)``; ``broken`` is the expired lock that was replaced."""
+        if not holder:
+            raise FleetError("a lock holder name is required")
+        now = now or utc_now()
+        record = {
+            "holder": holder, "reason": reason, "run_id": run_id, "since": isoformat(now),
+            "expires_at": isoformat(now + datetime.timedelta(seconds=ttl)) if ttl else None,
+        }
+        existing = self.read()
+        broken = None
+        if existing is not None:
+            if existing.get("holder") == holder:
+                return False, existing, None
+            if not is_expired(existing, now):
+                raise LockHeld("%s is locked by %s; wait for that run to finish, or release the lock once you are sure it is gone"
+                               % (self.path, describe(existing)))
+            if not break_expired:
+                raise LockHeld("%s holds an expired lock of %s; set break_expired=true (fleet_break_stale_lock=true) to break it"
+                               % (self.path, describe(existing)))
+            broken = existing
+        if check_mode:
+            return True, record, broken
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o755, exist_ok=True)
+        if broken is not None:
+            record["broke"] = broken
+            # Replace only the lock we judged expired: re-read right before, so a fresh lock is never clobbered.
+            if self.read() != broken:
+                raise LockHeld("%s changed while breaking the expired lock; run again" % self.path)
+            atomic_write_json(self.path, record)
+            return True, record, broken
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-lock-", dir=directory)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(json.dumps(record, sort_keys=True) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                raise LockHeld("%s was taken by %s a moment ago" % (self.path, describe(self.read() or {})))
+        finally:
+            os.unlink(tmp)
+        fsync_dir(directory)
+        return True, record, None
+
+    def release(self, holder, force=False, check_mode=False):
+        """Drop the lock. Returns ``(changed, previous_lock)``. Another holder's lock needs ``force``."""
+        existing = self.read()
+        if existing is None:
+            return False, None
+        if existing.get("holder") != holder and not force:
+            raise LockHeld("%s is held by %s, not by %s; set force=true to release somebody else's lock"
+                           % (self.path, describe(existing), holder))
+        if not check_mode:
+            os.unlink(self.path)
+            fsync_dir(os.path.dirname(self.path))
+        return True, existing

@@ -1,0 +1,504 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The release store: the on-host layout that makes every host its own source of truth.
+
+    <app_root>/releases/<id>/            complete releases (each holds .fleet-release.json)
+    <app_root>/releases/.tmp-*           unpacking in progress: never a release
+    <app_root>/shared/                   data linked into every release
+    <app_root>/snapshots/<id>/           configuration snapshots (removed with their release)
+    <app_root>/current -> releases/<id>  switched by rename(2)
+    <app_root>/.fleet/state.json         current, previous, pinned, pending operation
+    <app_root>/.fleet/history.jsonl      one line per switch
+    <app_root>/.fleet/lock               the per-host lock
+
+Releases are ordered by the ``sequence`` number stored in their manifest when they were created (the
+ledger), never by mtime or ctime.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+
+from ansible_collections.fleetops.release.plugins.module_utils._atomic import (
+    append_line,
+    atomic_symlink,
+    atomic_write_json,
+    read_json,
+)
+
+MANIFEST_NAME = ".fleet-release.json"
+STATE_FORMAT = 1
+RELEASE_ID_MAX = 128
+_RELEASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
+
+
+class FleetError(Exception):
+    """A problem the user can act on; the message says what is wrong and what to do."""
+
+
+class ReleaseIdError(FleetError):
+    pass
+
+
+class ReleaseNotFound(FleetError):
+    pass
+
+
+class ReleaseConflict(FleetError):
+    pass
+
+
+class ArtifactError(FleetError):
+    pass
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def isoformat(moment):
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_isoformat(text):
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def validate_release_id(release_id):
+    """Return ``release_id`` when it is safe to use as a directory name, else raise ReleaseIdError."""
+    if not isinstance(release_id, str) or release_id == "":
+        raise ReleaseIdError("release id must be a non-empty string, got %r" % (release_id,))
+    if len(release_id) > RELEASE_ID_MAX:
+        raise ReleaseIdError("release id %r is %d characters long; the limit is %d" % (release_id, len(release_id), RELEASE_ID_MAX))
+    if "/" in release_id or "\\" in release_id or ".." in release_id:
+        raise ReleaseIdError("release id %r must not contain '/', '\\' or '..' (path traversal)" % (release_id,))
+    if release_id.startswith("."):
+        raise ReleaseIdError("release id %r must not start with a dot" % (release_id,))
+    if not _RELEASE_ID_RE.match(release_id):
+        raise ReleaseIdError(
+            "release id %r may only contain letters, digits and . _ + @ - and must start with a letter or digit" % (release_id,))
+    return release_id
+
+
+def validate_relative_path(path, what):
+    """A path inside a release (shared paths): relative, normalised, no traversal."""
+    if not path or os.path.isabs(path):
+        raise FleetError("%s %r must be a non-empty relative path" % (what, path))
+    parts = path.strip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise FleetError("%s %r must not contain empty, '.' or '..' components" % (what, path))
+    return "/".join(parts)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_tar_members(archive, dest):
+    """Refuse members that would land outside ``dest`` or are not plain files, dirs or links.
+
+    Hosts may run a Python without ``tarfile.data_filter``, so the checks are done here.
+    """
+    dest = os.path.realpath(dest)
+    members = []
+    for member in archive.getmembers():
+        name = member.name
+        target = os.path.realpath(os.path.join(dest, name))
+        if os.path.isabs(name) or (target != dest and not target.startswith(dest + os.sep)):
+            raise ArtifactError("archive member %r would be written outside the release directory" % name)
+        if member.issym():
+            link_target = os.path.realpath(os.path.join(os.path.dirname(target), member.linkname))
+            if os.path.isabs(member.linkname) or (link_target != dest and not link_target.startswith(dest + os.sep)):
+                raise ArtifactError("archive member %r is a symlink pointing outside the release (%r)" % (name, member.linkname))
+        elif member.islnk():
+            link_target = os.path.realpath(os.path.join(dest, member.linkname))
+            if not link_target.startswith(dest + os.sep):
+                raise ArtifactError("archive member %r is a hard link pointing outside the release (%r)" % (name, member.linkname))
+        elif not (member.isfile() or member.isdir()):
+            raise ArtifactError("archive member %r is a device, fifo or other special file; releases may only hold files, "
+                                "directories and links" % name)
+        members.append(member)
+    return members
+
+
+def extract_tarball(path, dest):
+    try:
+        with tarfile.open(path, "r:*") as archive:
+            members = _check_tar_members(archive, dest)
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(dest, members=members, filter="data")  # pylint: disable=unexpected-keyword-arg
+            else:  # members were checked above
+                archive.extractall(dest, members=members)  # nosec
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        if isinstance(exc, ArtifactError):
+            raise
+        raise ArtifactError("cannot unpack %s: %s (is it a complete .tar.gz?)" % (path, exc))
+
+
+class ReleaseStore:
+    """Read and change the release layout under one ``app_root``."""
+
+    def __init__(self, app_root):
+        if not app_root or not os.path.isabs(app_root):
+            raise FleetError("app_root must be an absolute path, got %r" % (app_root,))
+        self.root = os.path.normpath(app_root)
+        self.releases_dir = os.path.join(self.root, "releases")
+        self.shared_dir = os.path.join(self.root, "shared")
+        self.snapshots_dir = os.path.join(self.root, "snapshots")
+        self.fleet_dir = os.path.join(self.root, ".fleet")
+        self.current_link = os.path.join(self.root, "current")
+        self.state_path = os.path.join(self.fleet_dir, "state.json")
+        self.history_path = os.path.join(self.fleet_dir, "history.jsonl")
+        self.lock_path = os.path.join(self.fleet_dir, "lock")
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def ensure_layout(self):
+        for path in (self.root, self.releases_dir, self.shared_dir, self.fleet_dir):
+            if not os.path.isdir(path):
+                os.makedirs(path, 0o755, exist_ok=True)
+
+    def release_path(self, release_id):
+        return os.path.join(self.releases_dir, validate_release_id(release_id))
+
+    def manifest(self, release_id):
+        """The manifest of a complete release, or None when the release does not exist or is unfinished."""
+        data = None
+        try:
+            data = read_json(os.path.join(self.release_path(release_id), MANIFEST_NAME))
+        except ValueError:
+            return None
+        if not isinstance(data, dict) or data.get("id") != release_id:
+            return None
+        return data
+
+    def releases(self):
+        """Every complete release, oldest first by ledger sequence."""
+        found = []
+        if os.path.isdir(self.releases_dir):
+            for name in os.listdir(self.releases_dir):
+                try:
+                    validate_release_id(name)
+                except ReleaseIdError:
+                    continue  # temp dirs (.tmp-*) and foreign names are never releases
+                data = self.manifest(name)
+                if data is not None:
+                    found.append(data)
+        found.sort(key=lambda item: (item.get("sequence", 0), item["id"]))
+        return found
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def read_state(self):
+        try:
+            state = read_json(self.state_path, default={})
+        except ValueError as exc:
+            raise FleetError("%s is not valid JSON (%s); restore it from .fleet/history.jsonl or remove it" % (self.state_path, exc))
+        state = dict(state or {})
+        state.setdefault("format", STATE_FORMAT)
+        state.setdefault("current", None)
+        state.setdefault("previous", None)
+        state.setdefault("pinned", [])
+        state.setdefault("pending", None)
+        return state
+
+    def write_state(self, state, now=None):
+        state = dict(state)
+        state["updated_at"] = isoformat(now or utc_now())
+        atomic_write_json(self.state_path, state)
+
+    def current(self):
+        """The release ``current`` points at (the symlink is the truth), or None."""
+        try:
+            target = os.readlink(self.current_link)
+        except (FileNotFoundError, OSError):
+            return None
+        return os.path.basename(os.path.normpath(target))
+
+    def status(self):
+        """State reconciled with the symlink: a crash between switch and state write is resolved here."""
+        state = self.read_state()
+        current = self.current()
+        previous = state.get("previous")
+        pending = state.get("pending")
+        if current != state.get("current"):
+            if pending and pending.get("to") == current:
+                previous = pending.get("from")
+            elif state.get("current"):
+                previous = state.get("current")
+        return {
+            "current": current,
+            "previous": previous,
+            "pinned": sorted(state.get("pinned") or []),
+            "pending": pending,
+        }
+
+    def append_history(self, record):
+        append_line(self.history_path, json.dumps(record, sort_keys=True))
+
+    def history(self, limit=None):
+        lines = []
+        try:
+            with open(self.history_path, "rb") as handle:
+                for raw in handle:
+                    try:
+                        lines.append(json.loads(raw.decode("utf-8")))
+                    except ValueError:
+                        continue  # a torn last line after a crash is skipped, not fatal
+        except FileNotFoundError:
+            pass
+        return lines[-limit:] if limit else lines
+
+    # -- rollback target ------------------------------------------------------------------------
+
+    def rollback_target(self, named=None):
+        """Return ``(target, reason)``; ``target`` is None when there is none, and ``reason`` says why."""
+        status = self.status()
+        current = status["current"]
+        known = [item["id"] for item in self.releases()]
+        if named is not None:
+            validate_release_id(named)
+            if named not in known:
+                return None, "release %s does not exist (or is unfinished) under %s" % (named, self.releases_dir)
+            return named, "named release"
+        pending = status["pending"]
+        if pending:
+            if pending.get("operation") == "rollback" and pending.get("to") in known:
+                return pending["to"], "resuming the interrupted rollback of run %s" % pending.get("run_id")
+            if current == pending.get("to") and pending.get("from") in known:
+                return pending["from"], "the release this host had before the unfinished %s" % pending.get("operation")
+            if current == pending.get("from"):
+                return current, "the unfinished %s never switched this host" % pending.get("operation")
+        if current is None:
+            return None, "no release is current under %s" % self.root
+        if current not in known:
+            return None, "current release %s has no manifest; name the target with fleet_release" % current
+        older = known[:known.index(current)]
+        if not older:
+            return None, "%s is the oldest release on this host; there is nothing older to roll back to" % current
+        return older[-1], "newest release older than %s" % current
+
+    # -- create / remove ------------------------------------------------------------------------
+
+    def create_release(self, release_id, artifact=None, sha256=None, shared_paths=(), created_by=None, check_mode=False, now=None):
+        """Create ``releases/<id>`` from a tarball. Returns ``(changed, manifest)``.
+
+        Same id and same artifact: nothing to do. Same id, different artifact: ReleaseConflict.
+        """
+        path = self.release_path(release_id)
+        shared_paths = [validate_relative_path(item, "shared path") for item in shared_paths or ()]
+        artifact_sha = None
+        if artifact is not None:
+            if not os.path.isfile(artifact):
+                raise ArtifactError("artifact %s does not exist or is not a file" % artifact)
+            artifact_sha = sha256_file(artifact)
+            if sha256 and artifact_sha != sha256.lower():
+                raise ArtifactError("checksum mismatch for %s: expected sha256 %s, got %s; nothing was created"
+                                    % (artifact, sha256.lower(), artifact_sha))
+        existing = self.manifest(release_id)
+        if existing is not None:
+            wanted = artifact_sha or (sha256.lower() if sha256 else None)
+            if wanted and existing.get("artifact_sha256") != wanted:
+                raise ReleaseConflict(
+                    "release %s already exists with artifact sha256 %s, not %s; a release id is never reused for a different "
+                    "artifact: pick a new id, or remove the release first (state=absent)" % (release_id, existing.get("artifact_sha256"), wanted))
+            return False, existing
+        if os.path.lexists(path):
+            raise ReleaseConflict("%s exists but is not a complete release (no valid %s); remove it by hand after checking what it is"
+                                  % (path, MANIFEST_NAME))
+        if artifact is None:
+            raise ArtifactError("release %s does not exist on this host and no artifact was given to create it" % release_id)
+        manifest = {
+            "id": release_id,
+            "artifact_sha256": artifact_sha,
+            "created_at": isoformat(now or utc_now()),
+            "created_by": created_by,
+            "sequence": max([item.get("sequence", 0) for item in self.releases()] + [0]) + 1,
+            "shared_paths": shared_paths,
+        }
+        if check_mode:
+            return True, manifest
+        self.ensure_layout()
+        self._clean_temp_dirs()
+        tmp = tempfile.mkdtemp(prefix=".tmp-%s-" % release_id, dir=self.releases_dir)
+        try:
+            os.chmod(tmp, 0o755)
+            extract_tarball(artifact, tmp)
+            for shared in shared_paths:
+                self._link_shared(tmp, shared)
+            atomic_write_json(os.path.join(tmp, MANIFEST_NAME), manifest)
+            # The id appears only once the release is complete: a half-unpacked release never exists under its id.
+            os.rename(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return True, manifest
+
+    def _link_shared(self, release_dir, shared):
+        inside = os.path.join(release_dir, shared)
+        if os.path.lexists(inside):
+            if os.path.isdir(inside) and not os.path.islink(inside):
+                shutil.rmtree(inside)
+            else:
+                os.unlink(inside)
+        parent = os.path.dirname(inside)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o755)
+        target = os.path.join(self.shared_dir, shared)
+        if not os.path.exists(target):
+            os.makedirs(target, 0o755)
+        os.symlink(target, inside)
+
+    def _clean_temp_dirs(self):
+        for name in os.listdir(self.releases_dir):
+            if name.startswith(".tmp-"):
+                shutil.rmtree(os.path.join(self.releases_dir, name), ignore_errors=True)
+
+    def protected(self):
+        """Releases that must never be removed, with the reason for each."""
+        status = self.status()
+        reasons = {}
+        for release_id in status["pinned"]:
+            reasons.setdefault(release_id, "pinned")
+        if status["previous"]:
+            reasons.setdefault(status["previous"], "previous release")
+        target, dummy = self.rollback_target()
+        if target:
+            reasons.setdefault(target, "rollback target")
+        pending = status["pending"] or {}
+        for key in ("from", "to"):
+            if pending.get(key):
+                reasons.setdefault(pending[key], "part of an unfinished %s" % pending.get("operation"))
+        if status["current"]:
+            reasons[status["current"]] = "current release"
+        return reasons
+
+    def remove_release(self, release_id, check_mode=False):
+        """Remove a release (and its config snapshot). Returns True when something was removed."""
+        path = self.release_path(release_id)
+        reason = self.protected().get(release_id)
+        if reason in ("current release", "pinned"):
+            raise ReleaseConflict("release %s is the %s and cannot be removed%s" % (
+                release_id, reason, "; unpin it first (pinned=false)" if reason == "pinned" else "; switch to another release first"))
+        if not os.path.lexists(path):
+            return False
+        if not check_mode:
+            self._remove_tree(path)
+        return True
+
+    def _remove_tree(self, path):
+        # Rename first so a half-deleted directory never carries a release id.
+        doomed = os.path.join(self.releases_dir, ".tmp-removing-%s-%d" % (os.path.basename(path), os.getpid()))
+        os.rename(path, doomed)
+        shutil.rmtree(doomed)
+        snapshot = os.path.join(self.snapshots_dir, os.path.basename(path))
+        if os.path.isdir(snapshot):
+            shutil.rmtree(snapshot)
+
+    def prune_candidates(self, keep, incoming=0):
+        """Releases ``keep`` would remove: the oldest by ledger order beyond the ``keep`` newest, never a protected one.
+
+        ``incoming`` counts releases about to be created (newer than all existing ones).
+        """
+        if keep < 1:
+            raise FleetError("keep must be at least 1, got %d" % keep)
+        protected = self.protected()
+        ordered = [item["id"] for item in self.releases()]
+        surplus = ordered[:max(len(ordered) + incoming - keep, 0)]
+        return [release_id for release_id in surplus if release_id not in protected]
+
+    def prune(self, keep, incoming=0, check_mode=False):
+        removed = self.prune_candidates(keep, incoming)
+        if not check_mode:
+            for release_id in removed:
+                self._remove_tree(self.release_path(release_id))
+        return removed
+
+    def set_pinned(self, release_id, pinned, check_mode=False):
+        state = self.read_state()
+        pins = set(state.get("pinned") or [])
+        if (release_id in pins) == pinned:
+            return False
+        if not check_mode:
+            if pinned:
+                pins.add(release_id)
+            else:
+                pins.discard(release_id)
+            state["pinned"] = sorted(pins)
+            self.write_state(state)
+        return True
+
+    # -- switch ---------------------------------------------------------------------------------
+
+    def switch(self, release_id, operation="switch", run_id=None, actor=None, reason=None, confirmed=True,
+               restart=None, check_mode=False, now=None):
+        """Point ``current`` at ``release_id``.
+
+        Order (each step crash-safe): record the pending operation -> rename the symlink -> record current/previous and
+        a history line -> ``restart()`` -> close the pending operation (when ``confirmed``).
+        Returns a dict with changed, from, to, switched, restarted, pending.
+        """
+        if self.manifest(release_id) is None:
+            if os.path.lexists(self.release_path(release_id)):
+                raise ReleaseNotFound("release %s under %s is unfinished (no valid %s); it cannot become current. Re-create it."
+                                      % (release_id, self.releases_dir, MANIFEST_NAME))
+            raise ReleaseNotFound("release %s does not exist under %s; create it first (fleetops.release.release) "
+                                  "or pick one of: %s" % (release_id, self.releases_dir, ", ".join(r["id"] for r in self.releases()) or "none"))
+        now = now or utc_now()
+        status = self.status()
+        current = status["current"]
+        pending = status["pending"]
+        result = {"from": current, "to": release_id, "switched": current != release_id, "restarted": False,
+                  "changed": False, "pending": bool(pending)}
+        if current == release_id and not pending:
+            return result
+        finishing = current == release_id and pending and pending.get("to") == release_id
+        result["changed"] = True
+        if finishing:
+            result["from"] = pending.get("from")
+        if check_mode:
+            result["pending"] = not confirmed
+            return result
+        state = self.read_state()
+        op_record = {
+            "operation": operation, "from": result["from"], "to": release_id, "run_id": run_id,
+            "actor": actor, "reason": reason, "since": isoformat(now),
+        }
+        if finishing:
+            op_record = dict(pending, **{k: v for k, v in op_record.items() if k in ("run_id", "actor") and v})
+        state["pending"] = op_record
+        self.write_state(state, now)
+        if current != release_id:
+            atomic_symlink(os.path.join("releases", release_id), self.current_link)
+            state["previous"] = current
+            state["current"] = release_id
+            self.write_state(state, now)
+            self.append_history({
+                "time": isoformat(now), "from": current, "to": release_id, "operation": operation,
+                "actor": actor, "run_id": run_id, "reason": reason,
+            })
+        elif state.get("current") != release_id:  # repair a crash between symlink and state write
+            state["previous"] = state.get("current") or pending.get("from")
+            state["current"] = release_id
+            self.write_state(state, now)
+        if restart is not None:
+            restart()
+            result["restarted"] = True
+        if confirmed:
+            state["pending"] = None
+            self.write_state(state, now)
+        result["pending"] = not confirmed
+        return result

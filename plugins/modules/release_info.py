@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_info
+short_description: Report a host's releases, state, lock and rollback target
+version_added: 0.1.0
+description:
+  - Reads the release layout under O(app_root) and reports the current and previous release, every complete release
+    with its manifest (oldest first by ledger order), pinned releases, an unfinished operation, the lock holder and the
+    last lines of the history.
+  - Resolves the rollback target. By default it is the newest release that is older than the current one in the ledger
+    (not a toggle, a second rollback goes one further back). An interrupted rollback resumes towards the target it had,
+    and an unfinished deploy returns to the release the host had before it. With O(release), that release is the
+    target if it exists.
+  - When there is no rollback target, RV(rollback_target) is V(null) and RV(rollback_target_reason) says why; the module
+    itself does not fail, so a playbook can collect every host's answer before deciding.
+extends_documentation_fragment:
+  - fleetops.release.common
+  - fleetops.release.common.attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+options:
+  release:
+    description:
+      - A named rollback target to check instead of the default one.
+    type: str
+    aliases: [id]
+  history_lines:
+    description:
+      - How many of the newest history lines to return.
+    type: int
+    default: 10
+seealso:
+  - module: fleetops.release.release_switch
+author:
+  - fleetops maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Read every host's state and rollback target
+  fleetops.release.release_info:
+  register: fleet_state
+
+- name: Fail when a host has nothing to roll back to
+  ansible.builtin.assert:
+    that: fleet_state.rollback_target is not none
+    fail_msg: "{{ inventory_hostname }}: {{ fleet_state.rollback_target_reason }}"
+
+- name: Check that a named release exists everywhere
+  fleetops.release.release_info:
+    release: "2026.11.20-3"
+  register: named
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the release layout exists under O(app_root).
+  returned: always
+  type: bool
+  sample: true
+current:
+  description: Release C(current) points at, or V(null).
+  returned: always
+  type: str
+  sample: "2026.11.26-1"
+previous:
+  description: Release that was current before it, or V(null).
+  returned: always
+  type: str
+  sample: "2026.11.20-3"
+releases:
+  description: Manifests of all complete releases, oldest first, each with C(current) and C(pinned) flags added.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "2026.11.20-3", "sequence": 6, "current": false, "pinned": true, "artifact_sha256": "9f86d0...",
+            "created_at": "2026-11-20T09:00:00Z", "created_by": "deploy", "shared_paths": []}]
+release_ids:
+  description: Ids of all complete releases, oldest first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["2026.11.20-3", "2026.11.26-1"]
+pinned:
+  description: Pinned release ids.
+  returned: always
+  type: list
+  elements: str
+  sample: ["2026.11.20-3"]
+pending:
+  description: An operation that was started and not confirmed (interrupted, or awaiting verification), or V(null).
+  returned: always
+  type: dict
+  sample: {"operation": "rollback", "from": "2026.11.26-1", "to": "2026.11.20-3", "run_id": "20261126T210405Z-4821"}
+lock:
+  description: The per-host lock (holder, reason, since, expires_at, run_id), or V(null) when free.
+  returned: always
+  type: dict
+  sample: {"holder": "alice@ctl", "reason": "rollback", "since": "2026-11-26T21:04:05Z", "expires_at": "2026-11-26T22:04:05Z"}
+lock_expired:
+  description: Whether the lock has expired.
+  returned: always
+  type: bool
+  sample: false
+rollback_target:
+  description: Release a rollback would switch to, or V(null) when there is none.
+  returned: always
+  type: str
+  sample: "2026.11.20-3"
+rollback_target_reason:
+  description: Why this target was chosen, or why there is none.
+  returned: always
+  type: str
+  sample: newest release older than 2026.11.26-1
+history:
+  description: The newest lines of C(.fleet/history.jsonl), oldest first.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"time": "2026-11-26T21:04:05Z", "from": "2026.11.20-3", "to": "2026.11.26-1", "operation": "deploy"}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, utc_now
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            APP_ROOT_SPEC,
+            release={"type": "str", "aliases": ["id"]},
+            history_lines={"type": "int", "default": 10},
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        store = ReleaseStore(module.params["app_root"])
+        status = store.status()
+        releases = store.releases()
+        for item in releases:
+            item["current"] = item["id"] == status["current"]
+            item["pinned"] = item["id"] in status["pinned"]
+        target, reason = store.rollback_target(module.params["release"])
+        lock = FileLock(store.lock_path).read()
+        result = {
+            "changed": False,
+            "exists": store.current() is not None or bool(releases),
+            "current": status["current"],
+            "previous": status["previous"],
+            "releases": releases,
+            "release_ids": [item["id"] for item in releases],
+            "pinned": status["pinned"],
+            "pending": status["pending"],
+            "lock": lock,
+            "lock_expired": bool(lock) and is_expired(lock, utc_now()),
+            "rollback_target": target,
+            "rollback_target_reason": reason,
+            "history": store.history(limit=module.params["history_lines"]) if module.params["history_lines"] > 0 else [],
+        }
+    except FleetError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_lock
+short_description: Take or release a host's deploy lock
+version_added: 0.1.0
+description:
+  - Takes (O(state=present)) or releases (O(state=absent)) the lock C(<app_root>/.fleet/lock), which records the holder,
+    the reason, since when it is held and when it expires.
+  - Taking is atomic (a hard link of a complete file), so of two concurrent takers exactly one wins.
+  - A lock held by somebody else is refused with that holder's name, reason and times. The same holder taking it again
+    changes nothing.
+  - An expired lock is broken only with O(break_expired=true); the broken lock is returned and kept inside the new lock
+    record so the break can be audited. A lock that has not expired is never broken by this module.
+extends_documentation_fragment:
+  - fleetops.release.common
+  - fleetops.release.common.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+options:
+  state:
+    description:
+      - V(present) takes the lock, V(absent) releases it.
+    type: str
+    choices: [present, absent]
+    default: present
+  holder:
+    description:
+      - Who holds the lock, for example C(alice@controller run 20261126T210405Z-4821). The same holder may take
+        the lock again; anybody else is refused.
+    type: str
+    required: true
+  reason:
+    description:
+      - Why the lock is taken; shown to anybody who is refused.
+    type: str
+  ttl:
+    description:
+      - Seconds after which the lock counts as expired (stale). V(0) means it never expires.
+    type: int
+    default: 3600
+  run_id:
+    description:
+      - Run that holds the lock.
+    type: str
+  break_expired:
+    description:
+      - Replace a lock of another holder when it has expired.
+    type: bool
+    default: false
+  force:
+    description:
+      - With O(state=absent), release the lock even when another holder has it.
+    type: bool
+    default: false
+seealso:
+  - module: fleetops.release.release_info
+author:
+  - fleetops maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Lock every host for this rollback
+  fleetops.release.release_lock:
+    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    reason: "{{ fleet_reason | default('rollback') }}"
+    ttl: 1800
+
+- name: Release the lock at the end
+  fleetops.release.release_lock:
+    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    state: absent
+"""
+
+RETURN = r"""
+lock:
+  description: The lock record now in place (V(null) after a release).
+  returned: always
+  type: dict
+  sample: {"holder": "alice run 20261126T210405Z-4821", "reason": "rollback", "since": "2026-11-26T21:04:05Z",
+           "expires_at": "2026-11-26T21:34:05Z", "run_id": "20261126T210405Z-4821"}
+previous:
+  description: The lock that was released or broken, if any.
+  returned: always
+  type: dict
+  sample: {"holder": "bob run 20261126T180000Z-1", "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
+broken:
+  description: Whether an expired lock of another holder was broken.
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import json
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            APP_ROOT_SPEC,
+            state={"type": "str", "default": "present", "choices": ["present", "absent"]},
+            holder={"type": "str", "required": True},
+            reason={"type": "str"},
+            ttl={"type": "int", "default": 3600},
+            run_id={"type": "str"},
+            break_expired={"type": "bool", "default": False},
+            force={"type": "bool", "default": False},
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        if params["ttl"] < 0:
+            raise FleetError("ttl must be 0 (never expires) or a number of seconds, got %d" % params["ttl"])
+        store = ReleaseStore(params["app_root"])
+        lock = FileLock(store.lock_path)
+        before = lock.read()
+        if params["state"] == "present":
+            changed, record, broken = lock.acquire(
+                params["holder"], reason=params["reason"], ttl=params["ttl"] or None, run_id=params["run_id"],
+                break_expired=params["break_expired"], check_mode=module.check_mode)
+            result = {"changed": changed, "lock": record, "previous": broken, "broken": broken is not None}
+        else:
+            changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)
+            result = {"changed": changed, "lock": None, "previous": previous, "broken": False}
+    except FleetError as exc:
+        module.fail_json(msg=str(exc))
+    result["diff"] = {
+        "before": json.dumps(before, indent=2, sort_keys=True) + "\n" if before else "",
+        "after": json.dumps(result["lock"], indent=2, sort_keys=True) + "\n" if result["lock"] else "",
+        "before_header": store.lock_path, "after_header": store.lock_path,
+    }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

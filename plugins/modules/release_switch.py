@@ -1,0 +1,203 @@
+#!/usr/bin/python
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_switch
+short_description: Atomically point a host's C(current) symlink at a release
+version_added: 0.1.0
+description:
+  - Points C(<app_root>/current) at C(releases/<release>) by renaming a freshly made symlink over the old one
+    (one rename system call), so the link is never missing or dangling, not even for a moment. C(ln -sfn) is not used.
+  - Records current and previous release in C(.fleet/state.json) (temp file, fsync, rename) and appends a line
+    (time, from, to, operation, actor, run id, reason) to C(.fleet/history.jsonl).
+  - Runs O(restart_command) after the switch, with the environment variables E(FLEET_RUN_ID), E(FLEET_RELEASE),
+    E(FLEET_PREVIOUS_RELEASE) and E(FLEET_APP_ROOT) set.
+  - Before it switches, the operation is recorded as pending in the state. With O(confirmed=true) (the default) it is
+    closed once the restart succeeded. With O(confirmed=false) it stays open until a second call with
+    O(confirmed=true), typically after a health check; until then a re-run finishes the same operation (and restarts
+    again), and M(fleetops.release.release_info) resolves an interrupted rollback to the same target.
+  - A release that does not exist or is unfinished is refused with a clear error, and nothing changes.
+extends_documentation_fragment:
+  - fleetops.release.common
+  - fleetops.release.common.actor
+  - fleetops.release.common.attributes
+attributes:
+  check_mode:
+    details: Nothing is changed and the restart command is not run; C(changed) and the diff say what would happen.
+  idempotent:
+    details: When the release is already current and no operation is pending, nothing is done and the restart is skipped.
+options:
+  release:
+    description:
+      - Id of the release to make current. It must exist under C(<app_root>/releases/) and be complete.
+    type: str
+    required: true
+    aliases: [id]
+  operation:
+    description:
+      - What kind of change this is; recorded in the state and the history.
+    type: str
+    choices: [switch, deploy, rollback]
+    default: switch
+  reason:
+    description:
+      - Why the change is made (recorded in the history).
+    type: str
+  restart_command:
+    description:
+      - Shell command run after the switch (for example V(systemctl restart myapp)). Skipped when nothing changed.
+      - A non-zero exit fails the task; the switch has then happened and the operation stays pending, so a re-run
+        restarts again.
+    type: str
+  confirmed:
+    description:
+      - Close the operation after this call. Set V(false) to keep it pending until verified, then call again with
+        V(true) (and no O(restart_command)) to close it.
+    type: bool
+    default: true
+seealso:
+  - module: fleetops.release.release
+  - module: fleetops.release.release_info
+author:
+  - fleetops maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Switch to release 2026.11.26-1 and restart the app
+  fleetops.release.release_switch:
+    release: "2026.11.26-1"
+    operation: deploy
+    restart_command: systemctl restart shop
+    run_id: "{{ fleet_run_id }}"
+
+- name: Roll back, keep the operation open until the health check passed
+  fleetops.release.release_switch:
+    release: "{{ target }}"
+    operation: rollback
+    confirmed: false
+    restart_command: systemctl restart shop
+    reason: checkout errors after 2026.11.26-1
+
+- name: Close the rollback once the host is verified
+  fleetops.release.release_switch:
+    release: "{{ target }}"
+    operation: rollback
+"""
+
+RETURN = r"""
+from:
+  description: Release that was current before (V(null) when none was).
+  returned: always
+  type: str
+  sample: "2026.11.26-1"
+to:
+  description: Release that is current now (or would be, in check mode).
+  returned: always
+  type: str
+  sample: "2026.11.20-3"
+switched:
+  description: Whether the symlink moved.
+  returned: always
+  type: bool
+  sample: true
+restarted:
+  description: Whether the restart command ran.
+  returned: always
+  type: bool
+  sample: true
+pending:
+  description: Whether the operation is still open (O(confirmed=false)).
+  returned: always
+  type: bool
+  sample: false
+restart:
+  description: Result of the restart command.
+  returned: when the restart command ran
+  type: dict
+  contains:
+    rc:
+      description: Exit code.
+      type: int
+    stdout:
+      description: Standard output.
+      type: str
+    stderr:
+      description: Standard error.
+      type: str
+  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": ""}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
+    ACTOR_SPEC,
+    APP_ROOT_SPEC,
+    actor_of,
+    argument_spec,
+)
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, validate_release_id
+
+
+class RestartFailed(FleetError):
+    pass
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            APP_ROOT_SPEC, ACTOR_SPEC,
+            release={"type": "str", "required": True, "aliases": ["id"]},
+            operation={"type": "str", "default": "switch", "choices": ["switch", "deploy", "rollback"]},
+            reason={"type": "str"},
+            restart_command={"type": "str"},
+            confirmed={"type": "bool", "default": True},
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    restart_result = {}
+    before = None
+
+    try:
+        release_id = validate_release_id(params["release"])
+        store = ReleaseStore(params["app_root"])
+        before = store.current()
+
+        def restart():
+            env = {
+                "FLEET_RUN_ID": params["run_id"] or "",
+                "FLEET_RELEASE": release_id,
+                "FLEET_PREVIOUS_RELEASE": before or "",
+                "FLEET_APP_ROOT": store.root,
+            }
+            rc, out, err = module.run_command(params["restart_command"], use_unsafe_shell=True, environ_update=env)
+            restart_result.update(rc=rc, stdout=out, stderr=err)
+            if rc != 0:
+                raise RestartFailed("restart command %r failed with exit code %d after switching %s to %s; the host now points at %s "
+                                    "and the operation stays pending, so a re-run restarts again. stderr: %s"
+                                    % (params["restart_command"], rc, store.current_link, release_id, release_id, (err or out).strip()[-2000:]))
+
+        result = store.switch(
+            release_id, operation=params["operation"], run_id=params["run_id"], actor=actor_of(module), reason=params["reason"],
+            confirmed=params["confirmed"], restart=restart if params["restart_command"] else None, check_mode=module.check_mode,
+        )
+    except FleetError as exc:
+        module.fail_json(msg=str(exc), restart=restart_result or None, **{"from": before})
+
+    if restart_result:
+        result["restart"] = restart_result
+    result["diff"] = {
+        "before": "current -> releases/%s\n" % result["from"] if result["from"] else "current: absent\n",
+        "after": "current -> releases/%s\n" % result["to"],
+        "before_header": store.current_link,
+        "after_header": store.current_link,
+    }
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The release lifecycle over real SSH against the test fleet: deploy.yml, rollback.yml and the modules."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.fleet
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEPLOY = os.path.join(REPO, "playbooks", "deploy.yml")
+ROLLBACK = os.path.join(REPO, "playbooks", "rollback.yml")
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+RESULT_HEADER = re.compile(r"^(\S+) \| [A-Z]+!? => \{$", re.M)
+
+
+def adhoc(fleet, pattern, module, args=None, check=False, extra=(), env=None):
+    """Run one module on ``pattern`` over SSH; returns ({host: result}, CompletedProcess)."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), pattern, "-i", str(fleet.inventory),
+               "-m", module, "-a", json.dumps(args or {})] + list(extra)
+    if check:
+        command.append("--check")
+    environ = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
+    environ.update(env or {})
+    proc = subprocess.run(command, cwd=REPO, env=environ, capture_output=True, text=True, check=False)
+    results = {}
+    # The minimal callback prints "<host> | <STATUS> => {json}" per host.
+    headers = list(RESULT_HEADER.finditer(proc.stdout))
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(proc.stdout)
+        results[header.group(1)] = json.loads(proc.stdout[header.end() - 1:end])
+    if not results:
+        raise AssertionError("no result from ansible:\n%s\n%s" % (proc.stdout, proc.stderr))
+    return results, proc
+
+
+def play(fleet, playbook, **kwargs):
+    proc = fleet.ansible_playbook(playbook, **kwargs)
+    return proc, proc.stdout + proc.stderr
+
+
+def recap(output):
+    """{host: {ok, changed, failed, ...}} from the PLAY RECAP."""
+    rows = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
+        rows[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+    return rows
+
+
+def health(fleet, host):
+    with urllib.request.urlopen("http://%s:8000/health" % host_by_name(fleet, host)["address"], timeout=5) as answer:
+        return json.loads(answer.read().decode())
+
+
+def host_by_name(fleet, name):
+    return next(host for host in fleet_hosts(fleet) if host["name"] == name)
+
+
+def fleet_hosts(fleet):
+    return [host if isinstance(host, dict) else host.as_dict() for host in fleet.hosts]
+
+
+def names(fleet):
+    return [host["name"] for host in fleet_hosts(fleet)]
+
+
+def currents(fleet, app_root="/srv/app"):
+    result = {}
+    for name in names(fleet):
+        link = fleet.host_path(name, os.path.join(app_root, "current"))
+        result[name] = os.path.basename(os.readlink(link)) if os.path.islink(link) else None
+    return result
+
+
+def history_lengths(fleet, app_root="/srv/app"):
+    lengths = {}
+    for name in names(fleet):
+        path = fleet.host_path(name, os.path.join(app_root, ".fleet", "history.jsonl"))
+        lengths[name] = len(open(path).readlines()) if os.path.exists(path) else 0
+    return lengths
+
+
+@pytest.fixture(scope="module", name="releases")
+def fixture_releases(fleet):
+    return {release_id: fleet.build_release(release_id) for release_id in ("v1", "v2", "v3")}
+
+
+def deploy(fleet, releases, release_id, **kwargs):
+    path, sha = releases[release_id]
+    extra_vars = {"fleet_release": release_id, "fleet_artifact": str(path), "fleet_artifact_sha256": sha}
+    extra_vars.update(kwargs.pop("extra_vars", {}))
+    return play(fleet, DEPLOY, extra_vars=extra_vars, **kwargs)
+
+
+# -- deploy and rollback ---------------------------------------------------------------------------------
+
+def test_deploy_rollback_cycle(fleet, releases):
+    proc, out = deploy(fleet, releases, "v1")
+    assert proc.returncode == 0, out
+    proc, out = deploy(fleet, releases, "v2", extra_vars={"fleet_reason": "ship v2"})
+    assert proc.returncode == 0, out
+    assert set(currents(fleet).values()) == {"v2"}
+    assert {health(fleet, name)["release"] for name in names(fleet)} == {"v2"}
+
+    # The same deploy again changes nothing on any host.
+    proc, out = deploy(fleet, releases, "v2")
+    assert proc.returncode == 0, out
+    rows = recap(out)
+    assert all(rows[name]["changed"] == 0 for name in names(fleet)), out
+
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_reason": "checkout errors"})
+    assert proc.returncode == 0, out
+    assert set(currents(fleet).values()) == {"v1"}
+    assert {health(fleet, name)["release"] for name in names(fleet)} == {"v1"}
+    first = names(fleet)[0]
+    last = json.loads(open(fleet.host_path(first, "/srv/app/.fleet/history.jsonl")).readlines()[-1])
+    assert (last["from"], last["to"], last["operation"], last["reason"]) == ("v2", "v1", "rollback", "checkout errors")
+    assert last["run_id"] and last["actor"]
+
+    # Not a toggle: v1 is the oldest, so a second rollback has no target and changes nothing.
+    before = history_lengths(fleet)
+    proc, out = play(fleet, ROLLBACK)
+    assert proc.returncode != 0
+    assert "oldest release" in out and first in out
+    assert history_lengths(fleet) == before and set(currents(fleet).values()) == {"v1"}
+
+    # Named rollback ("roll forward") to v2, then again: no change.
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    assert proc.returncode == 0, out
+    assert {health(fleet, name)["release"] for name in names(fleet)} == {"v2"}
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    assert proc.returncode == 0, out
+    assert all(row["changed"] == 0 for host, row in recap(out).items() if host in names(fleet)), out
+
+
+def test_check_mode_changes_nothing(fleet, releases):
+    before_current, before_history = currents(fleet), history_lengths(fleet)
+    proc, out = deploy(fleet, releases, "v3", check=True)
+    assert proc.returncode == 0, out
+    assert currents(fleet) == before_current and history_lengths(fleet) == before_history
+    for name in names(fleet):
+        assert not os.path.exists(fleet.host_path(name, "/srv/app/releases/v3"))
+    proc, out = play(fleet, ROLLBACK, check=True, extra_vars={"fleet_release": "v1"})
+    assert proc.returncode == 0, out
+    assert currents(fleet) == before_current and history_lengths(fleet) == before_history
+
+
+def test_rollback_preflight_refuses_when_one_host_lacks_the_target(fleet, releases):
+    victim = names(fleet)[-1]
+    proc, out = deploy(fleet, releases, "v3")
+    assert proc.returncode == 0, out
+    subprocess.run(["rm", "-rf", fleet.host_path(victim, "/srv/app/releases/v1")], check=True)
+    before_current, before_history = currents(fleet), history_lengths(fleet)
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v1"})
+    assert proc.returncode != 0
+    assert "nothing was changed" in out and victim in out and "release v1 does not exist" in out
+    assert currents(fleet) == before_current and history_lengths(fleet) == before_history
+
+
+def test_rollback_refuses_mixed_targets(fleet, releases):
+    """Hosts whose previous releases differ would end up inconsistent: refused unless a target is named."""
+    odd = names(fleet)[0]
+    result, proc = adhoc(fleet, odd, "fleetops.release.release_switch", {"release": "v2"})
+    assert result[odd]["changed"], proc.stdout
+    before = currents(fleet)
+    proc, out = play(fleet, ROLLBACK)
+    assert proc.returncode != 0 and "different releases" in out and odd in out
+    assert currents(fleet) == before
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    assert proc.returncode == 0, out
+    assert set(currents(fleet).values()) == {"v2"}
+
+
+@pytest.mark.parametrize("bad_id, message", [("../etc", "path traversal"), (".hidden", "must not start with a dot"), ("x" * 200, "limit is 128")])
+def test_bad_release_id_changes_nothing(fleet, releases, bad_id, message):
+    path, dummy = releases["v1"]
+    before = currents(fleet)
+    proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": bad_id, "fleet_artifact": str(path)})
+    assert proc.returncode != 0 and message in out
+    assert currents(fleet) == before
+
+
+def test_missing_artifact_is_refused(fleet):
+    proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": "v9", "fleet_artifact": "/nonexistent/v9.tar.gz"})
+    assert proc.returncode != 0 and "/nonexistent/v9.tar.gz does not exist" in out
+
+
+def test_checksum_mismatch_creates_nothing(fleet, releases):
+    path, dummy = releases["v1"]
+    proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": "v8", "fleet_artifact": str(path), "fleet_artifact_sha256": "0" * 64})
+    assert proc.returncode != 0 and "checksum mismatch" in out
+    for name in names(fleet):
+        assert not os.path.exists(fleet.host_path(name, "/srv/app/releases/v8"))
+
+
+def test_same_id_other_artifact_is_an_error(fleet, releases):
+    path, dummy = releases["v3"]
+    proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": "v1", "fleet_artifact": str(path)})
+    assert proc.returncode != 0 and "never reused" in out
+
+
+def test_switch_to_missing_release_changes_nothing(fleet):
+    target = names(fleet)[1]
+    before = currents(fleet)
+    result, proc = adhoc(fleet, target, "fleetops.release.release_switch", {"release": "v404"})
+    assert result[target]["failed"] and "v404 does not exist" in result[target]["msg"], proc.stdout
+    assert currents(fleet) == before
+
+
+# -- modules over SSH -----------------------------------------------------------------------------------
+
+def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
+    host = names(fleet)[2]
+    root = "/srv/retention"
+    for index in range(1, 7):
+        path, dummy = fleet.build_release("r%d" % index)
+        result, proc = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r%d" % index, "artifact": str(path)})
+        assert result[host]["changed"], proc.stdout
+    for release_id in ("r5", "r3"):  # current r3, previous r5, rollback target r2
+        adhoc(fleet, host, "fleetops.release.release_switch", {"app_root": root, "release": release_id})
+    adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r1", "pinned": True})
+
+    check, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "state": "pruned", "keep": 1}, check=True)
+    assert check[host]["pruned"] == ["r4"] and os.path.isdir(fleet.host_path(host, root + "/releases/r4"))
+    result, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "state": "pruned", "keep": 1})
+    assert result[host]["pruned"] == ["r4"]
+    assert sorted(os.listdir(fleet.host_path(host, root + "/releases"))) == ["r1", "r2", "r3", "r5", "r6"]
+    again, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "state": "pruned", "keep": 1})
+    assert not again[host]["changed"]
+    refused, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r3", "state": "absent"})
+    assert refused[host]["failed"] and "current release" in refused[host]["msg"]
+
+
+def test_lock_contention(fleet, releases):
+    host = names(fleet)[3]
+    taken, proc = adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "alice@elsewhere run 1", "reason": "hotfix", "ttl": 600})
+    assert taken[host]["changed"], proc.stdout
+    try:
+        again, dummy = adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "bob"})
+        assert again[host]["failed"] and "alice@elsewhere run 1" in again[host]["msg"] and "hotfix" in again[host]["msg"]
+        before = currents(fleet)
+        proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v1"})
+        assert proc.returncode != 0 and "locked by another run" in out and "alice@elsewhere run 1" in out
+        assert currents(fleet) == before
+    finally:
+        adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "alice@elsewhere run 1", "state": "absent"})
+    # Our own runs leave no lock behind.
+    for name in names(fleet):
+        assert not os.path.exists(fleet.host_path(name, "/srv/app/.fleet/lock"))
+
+
+def test_become_with_a_non_root_user(fleet, releases):
+    host = names(fleet)[4]
+    extra = {"ansible_user": "fleetop", "ansible_become": True}
+    proc, out = deploy(fleet, releases, "v3", limit=host, extra_vars=extra)
+    assert proc.returncode == 0, out
+    assert currents(fleet)[host] == "v3" and health(fleet, host)["release"] == "v3"
+    proc, out = play(fleet, ROLLBACK, limit=host, extra_vars=dict(extra, fleet_release="v2"))
+    assert proc.returncode == 0, out
+    assert currents(fleet)[host] == "v2"
+    manifest = json.load(open(fleet.host_path(host, "/srv/app/releases/v3/.fleet-release.json")))
+    assert manifest["id"] == "v3"
+
+
+def test_paramiko_connection(fleet, releases):
+    hosts = names(fleet)[5:8]
+    extra = {"ansible_connection": "paramiko"}
+    proc, out = deploy(fleet, releases, "v3", limit=",".join(hosts), extra_vars=extra)
+    assert proc.returncode == 0, out
+    assert {currents(fleet)[name] for name in hosts} == {"v3"}
+    proc, out = play(fleet, ROLLBACK, limit=",".join(hosts), extra_vars=dict(extra, fleet_release="v2"))
+    assert proc.returncode == 0, out
+    assert {health(fleet, name)["release"] for name in hosts} == {"v2"}

@@ -1,0 +1,92 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import datetime
+import threading
+
+import pytest
+
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import utc_now
+
+LATER = datetime.timedelta(hours=2)
+
+
+@pytest.fixture(name="lock")
+def fixture_lock(tmp_path):
+    return FileLock(str(tmp_path / ".fleet" / "lock"))
+
+
+def test_take_and_release(lock):
+    changed, record, broken = lock.acquire("alice", reason="deploy", ttl=60)
+    assert changed and broken is None and record["holder"] == "alice" and record["expires_at"]
+    assert lock.read()["reason"] == "deploy"
+    assert lock.acquire("alice")[0] is False  # same holder: no change
+    assert lock.release("alice")[0] is True
+    assert lock.read() is None
+    assert lock.release("alice")[0] is False
+
+
+def test_second_holder_is_refused_with_first_holders_name(lock):
+    lock.acquire("alice", reason="deploy v2", ttl=600)
+    with pytest.raises(LockHeld, match="alice.*deploy v2"):
+        lock.acquire("bob")
+    with pytest.raises(LockHeld, match="not by bob"):
+        lock.release("bob")
+    assert lock.release("bob", force=True)[1]["holder"] == "alice"
+
+
+def test_expired_lock_is_broken_only_when_told(lock):
+    now = utc_now()
+    lock.acquire("alice", ttl=60, now=now)
+    with pytest.raises(LockHeld, match="expired"):
+        lock.acquire("bob", now=now + LATER)
+    changed, record, broken = lock.acquire("bob", break_expired=True, now=now + LATER)
+    assert changed and broken["holder"] == "alice" and record["broke"]["holder"] == "alice"
+    assert lock.read()["holder"] == "bob"
+
+
+def test_unexpired_lock_is_never_broken(lock):
+    lock.acquire("alice", ttl=0)
+    with pytest.raises(LockHeld):
+        lock.acquire("bob", break_expired=True, now=utc_now() + LATER * 100)
+
+
+def test_check_mode_takes_nothing(lock):
+    assert lock.acquire("alice", check_mode=True)[0]
+    assert lock.read() is None
+
+
+def test_exactly_one_of_many_concurrent_takers_wins(lock):
+    winners = []
+    errors = []
+    barrier = threading.Barrier(8)
+
+    def take(name):
+        barrier.wait()
+        try:
+            lock.acquire(name)
+            winners.append(name)
+        except LockHeld:
+            pass
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=take, args=("holder%d" % i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(winners) == 1 and lock.read()["holder"] == winners[0]
+
+
+def test_unreadable_lock_counts_as_held(lock):
+    lock.acquire("alice")
+    with open(lock.path, "w") as handle:
+        handle.write("garbage")
+    with pytest.raises(LockHeld, match="unreadable"):
+        lock.acquire("bob")

@@ -1,0 +1,384 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
+    MANIFEST_NAME,
+    ArtifactError,
+    FleetError,
+    ReleaseConflict,
+    ReleaseIdError,
+    ReleaseNotFound,
+    ReleaseStore,
+    validate_relative_path,
+    validate_release_id,
+)
+
+
+def make_tarball(path, files, links=None, extra=None):
+    """Write a .tar.gz with ``files`` {name: bytes} and ``links`` {name: target}."""
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in sorted(files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+        for name, target in sorted((links or {}).items()):
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            archive.addfile(info)
+        for info in extra or ():
+            archive.addfile(info)
+    return str(path)
+
+
+@pytest.fixture(name="store")
+def fixture_store(tmp_path):
+    return ReleaseStore(str(tmp_path / "app"))
+
+
+@pytest.fixture(name="artifact")
+def fixture_artifact(tmp_path):
+    def build(name, content=b"print('hi')\n"):
+        return make_tarball(tmp_path / ("%s.tar.gz" % name), {"app.py": content, "VERSION": name.encode()})
+    return build
+
+
+def create(store, artifact, release_id, **kwargs):
+    return store.create_release(release_id, artifact=artifact(release_id), **kwargs)
+
+
+# -- ids --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("good", ["v1", "2026.11.26-1", "a", "A_b+c@d", "x" * 128])
+def test_valid_ids(good):
+    assert validate_release_id(good) == good
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ("", "non-empty"),
+    ("../etc", "path traversal"),
+    ("a/b", "path traversal"),
+    ("a..b", "path traversal"),
+    (".hidden", "dot"),
+    ("x" * 129, "limit is 128"),
+    ("sp ace", "may only contain"),
+    ("-dash", "may only contain"),
+    (None, "non-empty string"),
+])
+def test_invalid_ids_name_the_problem(bad, fragment):
+    with pytest.raises(ReleaseIdError, match=fragment):
+        validate_release_id(bad)
+
+
+@given(st.text(min_size=1, max_size=200))
+@settings(max_examples=300)
+def test_valid_ids_never_escape_the_releases_dir(text):
+    try:
+        validate_release_id(text)
+    except ReleaseIdError:
+        return
+    joined = os.path.normpath(os.path.join("/srv/app/releases", text))
+    assert os.path.dirname(joined) == "/srv/app/releases"
+
+
+@pytest.mark.parametrize("bad", ["/abs", "a/../b", "..", "./x", ""])
+def test_shared_paths_are_relative_and_normal(bad):
+    with pytest.raises(FleetError):
+        validate_relative_path(bad, "shared path")
+
+
+# -- create ------------------------------------------------------------------------------------------
+
+def test_create_release_with_manifest(store, artifact):
+    changed, manifest = create(store, artifact, "v1", created_by="alice")
+    assert changed
+    assert manifest["id"] == "v1" and manifest["created_by"] == "alice" and manifest["sequence"] == 1
+    path = store.release_path("v1")
+    assert open(os.path.join(path, "VERSION")).read() == "v1"
+    on_disk = json.load(open(os.path.join(path, MANIFEST_NAME)))
+    assert on_disk == manifest
+    assert not [name for name in os.listdir(store.releases_dir) if name.startswith(".tmp-")]
+
+
+def test_same_id_same_artifact_is_a_no_op(store, artifact):
+    create(store, artifact, "v1")
+    changed, dummy = create(store, artifact, "v1")
+    assert not changed
+
+
+def test_same_id_other_artifact_is_an_error(store, artifact, tmp_path):
+    create(store, artifact, "v1")
+    other = make_tarball(tmp_path / "other.tar.gz", {"app.py": b"other"})
+    with pytest.raises(ReleaseConflict, match="never reused"):
+        store.create_release("v1", artifact=other)
+
+
+def test_checksum_mismatch_creates_nothing(store, artifact):
+    with pytest.raises(ArtifactError, match="checksum mismatch"):
+        store.create_release("v1", artifact=artifact("v1"), sha256="0" * 64)
+    assert not os.path.exists(store.release_path("v1"))
+
+
+def test_missing_artifact(store):
+    with pytest.raises(ArtifactError, match="does not exist"):
+        store.create_release("v1", artifact="/nonexistent.tar.gz")
+
+
+def test_corrupt_artifact_leaves_no_release(store, tmp_path):
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(ArtifactError, match="cannot unpack"):
+        store.create_release("v1", artifact=str(broken))
+    assert os.listdir(store.releases_dir) == []
+
+
+@pytest.mark.parametrize("name, link", [("../evil", None), ("/abs", None), ("ok", "../../etc/passwd"), ("ok2", "/etc/passwd")])
+def test_traversal_members_are_refused(store, tmp_path, name, link):
+    path = make_tarball(tmp_path / "evil.tar.gz", {} if link else {name: b"x"}, {name: link} if link else None)
+    with pytest.raises(ArtifactError, match="outside"):
+        store.create_release("v1", artifact=path)
+    assert not os.path.exists(store.release_path("v1"))
+
+
+def test_special_files_are_refused(store, tmp_path):
+    fifo = tarfile.TarInfo("pipe")
+    fifo.type = tarfile.FIFOTYPE
+    path = make_tarball(tmp_path / "fifo.tar.gz", {}, extra=[fifo])
+    with pytest.raises(ArtifactError, match="special file"):
+        store.create_release("v1", artifact=path)
+
+
+def test_shared_paths_are_linked(store, tmp_path):
+    path = make_tarball(tmp_path / "a.tar.gz", {"app.py": b"x", "log/old.log": b"old"})
+    store.create_release("v1", artifact=path, shared_paths=["log", "public/uploads"])
+    release = store.release_path("v1")
+    assert os.readlink(os.path.join(release, "log")) == os.path.join(store.shared_dir, "log")
+    assert os.path.isdir(os.path.join(store.shared_dir, "public/uploads"))
+
+
+def test_unfinished_directory_is_not_a_release(store, artifact):
+    os.makedirs(store.release_path("v9"))
+    assert store.manifest("v9") is None
+    assert store.releases() == []
+    with pytest.raises(ReleaseConflict, match="not a complete release"):
+        create(store, artifact, "v9")
+
+
+def test_stale_temp_dirs_are_cleaned(store, artifact):
+    store.ensure_layout()
+    os.makedirs(os.path.join(store.releases_dir, ".tmp-v1-crashed"))
+    create(store, artifact, "v1")
+    assert os.listdir(store.releases_dir) == ["v1"]
+
+
+# -- switch ------------------------------------------------------------------------------------------
+
+def test_switch_records_state_and_history(store, artifact):
+    create(store, artifact, "v1")
+    create(store, artifact, "v2")
+    first = store.switch("v1", operation="deploy", run_id="r1", actor="alice")
+    assert first["changed"] and first["from"] is None and first["to"] == "v1"
+    second = store.switch("v2", operation="deploy", run_id="r2", actor="alice")
+    assert second["from"] == "v1"
+    assert os.readlink(store.current_link) == "releases/v2"
+    state = store.read_state()
+    assert state["current"] == "v2" and state["previous"] == "v1" and state["pending"] is None
+    history = store.history()
+    assert [(h["from"], h["to"], h["run_id"]) for h in history] == [(None, "v1", "r1"), ("v1", "v2", "r2")]
+
+
+def test_switch_to_current_is_unchanged_and_skips_restart(store, artifact):
+    create(store, artifact, "v1")
+    store.switch("v1")
+    calls = []
+    result = store.switch("v1", restart=lambda: calls.append(1))
+    assert not result["changed"] and calls == []
+
+
+def test_switch_check_mode_touches_nothing(store, artifact):
+    create(store, artifact, "v1")
+    create(store, artifact, "v2")
+    store.switch("v1")
+    before = open(store.state_path).read()
+    result = store.switch("v2", check_mode=True)
+    assert result["changed"] and store.current() == "v1" and open(store.state_path).read() == before
+
+
+@pytest.mark.parametrize("unfinished", [False, True])
+def test_switch_to_missing_or_unfinished_release_changes_nothing(store, artifact, unfinished):
+    create(store, artifact, "v1")
+    store.switch("v1")
+    if unfinished:
+        os.makedirs(store.release_path("v2"))
+    before = open(store.state_path).read()
+    with pytest.raises(ReleaseNotFound, match="unfinished" if unfinished else "does not exist"):
+        store.switch("v2")
+    assert store.current() == "v1" and open(store.state_path).read() == before
+
+
+def test_failed_restart_leaves_operation_pending_and_rerun_finishes(store, artifact):
+    create(store, artifact, "v1")
+    create(store, artifact, "v2")
+    store.switch("v1")
+
+    def boom():
+        raise FleetError("restart failed")
+    with pytest.raises(FleetError):
+        store.switch("v2", operation="deploy", restart=boom)
+    assert store.current() == "v2"
+    assert store.status()["pending"]["to"] == "v2"
+    calls = []
+    again = store.switch("v2", operation="deploy", restart=lambda: calls.append(1))
+    assert again["changed"] and calls == [1] and again["from"] == "v1"
+    assert store.status()["pending"] is None and store.read_state()["previous"] == "v1"
+
+
+def test_unconfirmed_switch_is_closed_by_a_confirming_call(store, artifact):
+    create(store, artifact, "v1")
+    create(store, artifact, "v2")
+    store.switch("v2")
+    result = store.switch("v1", operation="rollback", confirmed=False)
+    assert result["pending"] and store.status()["pending"]["operation"] == "rollback"
+    confirm = store.switch("v1", operation="rollback")
+    assert confirm["changed"] and not confirm["switched"] and store.status()["pending"] is None
+    assert not store.switch("v1", operation="rollback")["changed"]
+
+
+def test_crash_between_symlink_and_state_is_reconciled(store, artifact):
+    create(store, artifact, "v1")
+    create(store, artifact, "v2")
+    store.switch("v1")
+    state = store.read_state()
+    state["pending"] = {"operation": "deploy", "from": "v1", "to": "v2"}
+    store.write_state(state)
+    os.remove(store.current_link)
+    os.symlink("releases/v2", store.current_link)  # the crash happened right after the rename
+    status = store.status()
+    assert status["current"] == "v2" and status["previous"] == "v1"
+
+
+# -- rollback target ---------------------------------------------------------------------------------
+
+def three_releases(store, artifact):
+    for release_id in ("v1", "v2", "v3"):
+        create(store, artifact, release_id)
+        store.switch(release_id)
+
+
+def test_rollback_target_is_the_next_older_not_a_toggle(store, artifact):
+    three_releases(store, artifact)
+    assert store.rollback_target() == ("v2", "newest release older than v3")
+    store.switch("v2", operation="rollback")
+    assert store.rollback_target()[0] == "v1"  # a second rollback goes one further back
+    store.switch("v1", operation="rollback")
+    target, reason = store.rollback_target()
+    assert target is None and "oldest" in reason
+
+
+def test_rollback_target_uses_ledger_not_mtime(store, artifact):
+    three_releases(store, artifact)
+    os.utime(store.release_path("v1"), (4102444800, 4102444800))  # v1 looks newest by mtime
+    assert store.rollback_target()[0] == "v2"
+
+
+def test_interrupted_rollback_resumes_to_same_target(store, artifact):
+    three_releases(store, artifact)
+    store.switch("v2", operation="rollback", run_id="r9", confirmed=False)
+    target, reason = store.rollback_target()
+    assert target == "v2" and "r9" in reason
+
+
+def test_unfinished_deploy_rolls_back_to_where_the_host_was(store, artifact):
+    for release_id in ("v1", "v2"):
+        create(store, artifact, release_id)
+    store.switch("v1")
+    create(store, artifact, "v3")
+    store.switch("v3", operation="deploy", confirmed=False)
+    assert store.rollback_target()[0] == "v1"
+
+
+def test_named_rollback_target(store, artifact):
+    three_releases(store, artifact)
+    assert store.rollback_target("v1") == ("v1", "named release")
+    target, reason = store.rollback_target("v7")
+    assert target is None and "does not exist" in reason
+
+
+def test_no_current_means_no_target(store):
+    assert store.rollback_target()[0] is None
+
+
+# -- retention ---------------------------------------------------------------------------------------
+
+def test_prune_keeps_current_previous_target_and_pinned(store, artifact):
+    for index in range(1, 7):
+        create(store, artifact, "v%d" % index)
+    store.switch("v5")
+    store.switch("v3")  # previous = v5, rollback target = v2
+    store.set_pinned("v1", True)
+    removed = store.prune(1)
+    assert removed == ["v4"]
+    assert [r["id"] for r in store.releases()] == ["v1", "v2", "v3", "v5", "v6"]
+
+
+@given(st.integers(min_value=2, max_value=9), st.integers(min_value=1, max_value=9), st.data())
+@settings(max_examples=40, deadline=None)
+def test_prune_property(tmp_path_factory, count, keep, data):
+    store = ReleaseStore(str(tmp_path_factory.mktemp("prop") / "app"))
+    base = tmp_path_factory.mktemp("art")
+    ids = ["r%d" % i for i in range(count)]
+    for release_id in ids:
+        store.create_release(release_id, artifact=make_tarball(base / (release_id + ".tgz"), {"f": release_id.encode()}))
+    current = data.draw(st.sampled_from(ids))
+    store.switch(data.draw(st.sampled_from(ids)))
+    store.switch(current)
+    pinned = data.draw(st.lists(st.sampled_from(ids), max_size=2))
+    for release_id in pinned:
+        store.set_pinned(release_id, True)
+    protected = set(store.protected())
+    removed = store.prune(keep)
+    remaining = [r["id"] for r in store.releases()]
+    assert protected <= set(remaining)
+    assert not set(removed) & protected
+    assert set(ids[-keep:]) <= set(remaining)  # the newest `keep` by ledger always stay
+    assert sorted(remaining + removed, key=ids.index) == ids
+
+
+def test_remove_refuses_current_and_pinned(store, artifact):
+    three_releases(store, artifact)
+    with pytest.raises(ReleaseConflict, match="current"):
+        store.remove_release("v3")
+    store.set_pinned("v1", True)
+    with pytest.raises(ReleaseConflict, match="unpin"):
+        store.remove_release("v1")
+    assert store.remove_release("v2")
+    assert not os.path.exists(store.release_path("v2"))
+
+
+def test_remove_takes_the_snapshot_along(store, artifact):
+    three_releases(store, artifact)
+    os.makedirs(os.path.join(store.snapshots_dir, "v1"))
+    store.remove_release("v1")
+    assert not os.path.exists(os.path.join(store.snapshots_dir, "v1"))
+
+
+def test_corrupt_state_is_a_clear_error(store, artifact):
+    create(store, artifact, "v1")
+    store.switch("v1")
+    with open(store.state_path, "w") as handle:
+        handle.write("{not json")
+    with pytest.raises(FleetError, match="not valid JSON"):
+        store.read_state()
