@@ -6,22 +6,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import MANIFEST_NAME, FleetError, validate_release_id
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
+    MANIFEST_NAME,
+    FleetError,
+    sha256_file,
+    validate_release_id,
+)
 
 
 class ActionModule(ActionBase):
@@ -42,7 +38,7 @@ class ActionModule(ActionBase):
             source = self._find_needle("files", args["artifact"])
         except (FleetError, AnsibleError) as exc:
             raise AnsibleActionFail(to_text(exc))
-        local_sha = _sha256(source)
+        local_sha = sha256_file(source)
         wanted = (args.get("sha256") or "").lower()
         if wanted and wanted != local_sha:
             raise AnsibleActionFail("checksum mismatch for %s: expected sha256 %s, got %s; nothing was copied or created"

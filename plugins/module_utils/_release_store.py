@@ -473,13 +473,14 @@ class ReleaseStore:
             result["pending"] = not confirmed
             return result
         state = self.read_state()
-        op_record = {
-            "operation": operation, "from": result["from"], "to": release_id, "run_id": run_id,
-            "actor": actor, "reason": reason, "since": isoformat(now),
-        }
         if finishing:
-            op_record = dict(pending, **{k: v for k, v in op_record.items() if k in ("run_id", "actor") and v})
-        state["pending"] = op_record
+            # Keep the interrupted operation (its from, to and reason); note who finishes it.
+            record = dict(pending)
+            record.update((key, value) for key, value in (("run_id", run_id), ("actor", actor)) if value)
+        else:
+            record = {"operation": operation, "from": current, "to": release_id, "run_id": run_id,
+                      "actor": actor, "reason": reason, "since": isoformat(now)}
+        state["pending"] = record
         self.write_state(state, now)
         if current != release_id:
             atomic_symlink(os.path.join("releases", release_id), self.current_link)
