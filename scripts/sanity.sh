@@ -13,7 +13,8 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV_BIN="${REPO_ROOT}/.venv/bin"
-COLLECTIONS_ROOT="${REPO_ROOT}/build"
+# SANITY_ROOT lets parallel runs use separate copies (default: build/ in the checkout).
+COLLECTIONS_ROOT="${SANITY_ROOT:-${REPO_ROOT}/build}"
 COPY="${COLLECTIONS_ROOT}/ansible_collections/fleetops/release"
 PYTHON_VERSION=3.11
 

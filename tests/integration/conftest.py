@@ -7,6 +7,9 @@ Environment:
   FLEET_STATE_DIR  its state directory (default /var/tmp/fleetops-fleet)
   FLEET_REUSE=1    use the fleet already running there when it has FLEET_SIZE hosts, instead of a fresh one
   FLEET_KEEP=1     leave the fleet running after the session (python3 tests/fleet/fleetctl.py down stops it)
+  FLEET_ADDRESS_BASE, FLEET_LB_ADDRESS_BASE
+                   first three octets of the hosts' and the LBs' loopback addresses (default 127.0.1 and
+                   127.0.2), so that two fleets (with two state directories) can run side by side
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ def fleet(tmp_path_factory):
     state_dir = fleetlib.state_dir_from_env()
     reused = os.environ.get("FLEET_REUSE") == "1" and fleetlib.fleet_is_up(state_dir, size)
     if not reused:
-        result = fleetlib.run_fleetctl("up", str(size), state_dir=state_dir)
+        bases = []
+        for option, variable in (("--address-base", "FLEET_ADDRESS_BASE"), ("--lb-address-base", "FLEET_LB_ADDRESS_BASE")):
+            if os.environ.get(variable):
+                bases += [option, os.environ[variable]]
+        result = fleetlib.run_fleetctl("up", str(size), *bases, state_dir=state_dir)
         sys.stderr.write(result.stdout)
     handle = fleetlib.Fleet(state_dir, release_dir=tmp_path_factory.mktemp("releases"))
     yield handle

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import urllib.request
 
 import pytest
@@ -289,3 +293,39 @@ def test_paramiko_connection(fleet, releases):
     proc, out = play(fleet, ROLLBACK, limit=",".join(hosts), extra_vars={"fleet_release": "v2"}, env=paramiko)
     assert proc.returncode == 0, out
     assert {health(fleet, name)["release"] for name in hosts} == {"v2"}
+
+
+def test_artifact_from_a_path_and_a_url_on_the_host(fleet, tmp_path):
+    """remote_src: the host itself reads the artifact from a path or fetches it from a URL (served on loopback)."""
+    host = names(fleet)[6]
+    root = "/srv/remote-src"
+    path, sha = fleet.build_release("p1")
+    staged = fleet.host_path(host, "/srv/staging/p1.tar.gz")
+    os.makedirs(os.path.dirname(staged), exist_ok=True)
+    shutil.copy(path, staged)
+    result, proc = adhoc(fleet, host, "fleetops.release.release",
+                         {"app_root": root, "release": "p1", "artifact": "/srv/staging/p1.tar.gz", "remote_src": True, "sha256": sha})
+    assert result[host]["changed"] and result[host]["release"]["artifact_sha256"] == sha, proc.stdout
+
+    url_path, url_sha = fleet.build_release("u1")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=os.path.dirname(url_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = "http://127.0.0.1:%d/%s" % (server.server_address[1], os.path.basename(url_path))
+        args = {"app_root": root, "release": "u1", "artifact": url, "remote_src": True, "sha256": url_sha}
+        check, dummy = adhoc(fleet, host, "fleetops.release.release", args, check=True)
+        assert check[host]["changed"] and not os.path.exists(fleet.host_path(host, root + "/releases/u1"))
+        result, proc = adhoc(fleet, host, "fleetops.release.release", args)
+        assert result[host]["changed"], proc.stdout
+        assert open(fleet.host_path(host, root + "/releases/u1/VERSION")).read().strip() == "u1"
+        again, dummy = adhoc(fleet, host, "fleetops.release.release", args)
+        assert not again[host]["changed"]
+        missing, dummy = adhoc(fleet, host, "fleetops.release.release", dict(args, release="u2", artifact=url + ".missing"))
+        assert missing[host]["failed"] and "HTTP 404" in missing[host]["msg"]
+        assert not os.path.exists(fleet.host_path(host, root + "/releases/u2"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
