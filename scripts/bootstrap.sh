@@ -17,7 +17,7 @@ APT_PACKAGES=(
     openssh-server openssh-client haproxy socat nginx-light sudo
     python3 python3-venv python3-pip
     iproute2 util-linux rsync git make curl ca-certificates
-    shellcheck
+    shellcheck prometheus
 )
 
 log() {

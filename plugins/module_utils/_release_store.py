@@ -393,17 +393,20 @@ class ReleaseStore:
         if reason in ("current release", "pinned"):
             raise ReleaseConflict("release %s is the %s and cannot be removed%s" % (
                 release_id, reason, "; unpin it first (pinned=false)" if reason == "pinned" else "; switch to another release first"))
-        if not os.path.lexists(path):
+        snapshot = os.path.join(self.snapshots_dir, release_id)
+        if not os.path.lexists(path) and not os.path.isdir(snapshot):
             return False
         if not check_mode:
             self._remove_tree(path)
         return True
 
     def _remove_tree(self, path):
-        # Rename first so a half-deleted directory never carries a release id.
-        doomed = os.path.join(self.releases_dir, ".tmp-removing-%s-%d" % (os.path.basename(path), os.getpid()))
-        os.rename(path, doomed)
-        shutil.rmtree(doomed)
+        """Remove a release directory (if any) and its configuration snapshot (if any)."""
+        if os.path.lexists(path):
+            # Rename first so a half-deleted directory never carries a release id.
+            doomed = os.path.join(self.releases_dir, ".tmp-removing-%s-%d" % (os.path.basename(path), os.getpid()))
+            os.rename(path, doomed)
+            shutil.rmtree(doomed)
         snapshot = os.path.join(self.snapshots_dir, os.path.basename(path))
         if os.path.isdir(snapshot):
             shutil.rmtree(snapshot)

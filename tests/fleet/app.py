@@ -12,6 +12,8 @@ Endpoints:
   GET /health       200 JSON {"status": "ok", "release", "host", "pid", "run_id", "config", "conf_d"} (503 when failing)
   GET /             200 "release <id> on <host>"
   GET /slow?seconds=N  sleeps N seconds (at most 300), then 200
+  GET /metrics      Prometheus text format: fleetapp_http_requests_total{code,release} of the requests other than
+                    /health and /metrics, and fleetapp_info{release}; never delayed, never failed
 
 Test behaviour comes from the release itself, ``behaviour.json`` next to this file:
   {"health": "ok"|"fail", "report_release": null|"<id>", "delay_seconds": 0, "error_rate": 0.0}
@@ -95,6 +97,26 @@ def parse_listen(value: str) -> tuple:
     return host.strip("[]"), int(port)
 
 
+_METRICS_LOCK = threading.Lock()
+_RESPONSES: dict = {200: 0, 500: 0}  # status -> count (other than /health, /metrics); 0s so that rate() sees the first increase
+
+
+def count_response(path: str, status: int) -> None:
+    if path not in ("/health", "/metrics"):
+        with _METRICS_LOCK:
+            _RESPONSES[status] = _RESPONSES.get(status, 0) + 1
+
+
+def render_metrics(release: str) -> str:
+    with _METRICS_LOCK:
+        counts = sorted(_RESPONSES.items())
+    lines = ["# HELP fleetapp_http_requests_total Requests answered, other than /health and /metrics.",
+             "# TYPE fleetapp_http_requests_total counter"]
+    lines += [f'fleetapp_http_requests_total{{code="{code}",release="{release}"}} {count}' for code, count in counts]
+    lines += ["# HELP fleetapp_info The release this app reports.", "# TYPE fleetapp_info gauge", f'fleetapp_info{{release="{release}"}} 1']
+    return "\n".join(lines) + "\n"
+
+
 class App:
     """What every request handler needs: configuration, behaviour and the error counter."""
 
@@ -135,6 +157,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: str, content_type: str = "text/plain; charset=utf-8") -> None:
         data = body.encode("utf-8")
+        count_response(urlsplit(self.path).path, status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -145,6 +168,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):  # pylint: disable=invalid-name
         app = self.server.app
         url = urlsplit(self.path)
+        if url.path == "/metrics":
+            self._send(200, render_metrics(app.release), "text/plain; version=0.0.4; charset=utf-8")
+            return
         if app.behaviour["delay_seconds"]:
             time.sleep(app.behaviour["delay_seconds"])
         if url.path == "/health":

@@ -5,7 +5,9 @@
     python3 tests/fleet/fleetctl.py up N [--ssh-port 22] [--address-base 127.0.1] [--lb-address-base 127.0.2]
     python3 tests/fleet/fleetctl.py down
     python3 tests/fleet/fleetctl.py status
-    python3 tests/fleet/fleetctl.py lb-reload REGION
+    python3 tests/fleet/fleetctl.py lb-reload REGION [--no-save-state]   (REGION may also be an extra node such as us-bg.1)
+    python3 tests/fleet/fleetctl.py lb-add NAME --region R [--type haproxy|nginx] [--blue-green] [--nodes N]
+    python3 tests/fleet/fleetctl.py lb-remove NAME
 
 The state directory comes from FLEET_STATE_DIR (default /var/tmp/fleetops-fleet) or --state-dir.  A second
 fleet can run beside the first with its own state directory, ssh port and address bases, for example
@@ -34,7 +36,17 @@ def main(argv=None) -> int:
     commands.add_parser("down", help="stop everything of the fleet and remove its state")
     commands.add_parser("status", help="show what runs (exit 0 all up, 1 something down, 3 no fleet)")
     reload_parser = commands.add_parser("lb-reload", help="save server states and reload the HAProxy of a region")
-    reload_parser.add_argument("region", choices=fleetlib.REGIONS)
+    reload_parser.add_argument("region", help="a region (us, eu, ap) or an extra HAProxy node such as us-bg.1")
+    reload_parser.add_argument("--no-save-state", action="store_true",
+                               help="do not dump 'show servers state' to the server-state file before the reload")
+    add = commands.add_parser("lb-add", help="start an extra LB for a region: an HA pair, a blue/green HAProxy or an nginx")
+    add.add_argument("name")
+    add.add_argument("--region", required=True, choices=fleetlib.REGIONS)
+    add.add_argument("--type", default="haproxy", choices=("haproxy", "nginx"))
+    add.add_argument("--blue-green", action="store_true", help="two pools (app_blue, app_green) chosen through a map")
+    add.add_argument("--nodes", type=int, default=1, help="number of HAProxy nodes (2: an HA pair)")
+    remove = commands.add_parser("lb-remove", help="stop an extra LB and remove its files")
+    remove.add_argument("name")
     args = parser.parse_args(argv)
 
     controller = fleetlib.FleetController(args.state_dir)
@@ -45,8 +57,14 @@ def main(argv=None) -> int:
             controller.down()
         elif args.command == "status":
             return controller.status()
-        else:
+        elif args.command == "lb-add":
+            controller.lb_add(args.name, args.region, kind=args.type, blue_green=args.blue_green, nodes=args.nodes)
+        elif args.command == "lb-remove":
+            controller.lb_remove(args.name)
+        elif args.region in fleetlib.REGIONS and not args.no_save_state:
             controller.lb_reload(args.region)
+        else:
+            controller.lb_reload_node(args.region, save_state=not args.no_save_state)
     except fleetlib.FleetError as exc:
         print(f"fleetctl {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -8,7 +8,9 @@ mount namespace where ``<state>/hosts/<name>/srv`` is bind-mounted on ``/srv`` a
 whole of 127.0.0.0/8 is already routed to ``lo`` on Linux.  The mounts exist only in the private
 namespaces, which vanish with their last process.
 
-Each region has one HAProxy (master-worker) on 127.0.2.R:8080 with an admin runtime socket.
+Each region has one HAProxy (master-worker) on 127.0.2.R:8080 with an admin runtime socket.  Opt-in extra load
+balancers for a region (``lb-add``: an HA pair of HAProxies, a blue/green HAProxy with two pools and a map, or an nginx)
+listen on <lb base>.20 and up, beside the region's own one.
 
 Standard library only.  ``fleetctl.py`` is the command line, ``Fleet`` the handle used by the tests.
 """
@@ -46,6 +48,12 @@ MOUNT_POINTS = ("/srv", "/etc/fleetapp")
 PRIVSEP_DIR = "/run/sshd"
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
+NGINX = "/usr/sbin/nginx"
+EXTRA_LB_FIRST_OCTET = 20  # extra LBs (lb-add) listen on <lb base>.20 and up; the regions' own LBs use .1-.3
+EXTRA_LB_MAX = 30
+LB_TCP_ADMIN_PORT = 9999
+BLUE_GREEN_POOLS = ("app_blue", "app_green")
+BLUE_GREEN_MAP_KEY = "active"
 UNSHARE = "/usr/bin/unshare"
 SSH_KEYGEN = "/usr/bin/ssh-keygen"
 HOST_PYTHON = "/usr/bin/python3"
@@ -372,6 +380,8 @@ class FleetPaths:
         self.inventory = self.state_dir / "inventory.yml"
         self.fleet_json = self.state_dir / "fleet.json"
         self.created_json = self.state_dir / "created.json"
+        self.nginx_dir = self.state_dir / "nginx"
+        self.extra_lbs_json = self.state_dir / "extra-lbs.json"
 
     def host_dir(self, name: str) -> Path:
         return self.hosts_dir / name
@@ -408,6 +418,11 @@ class FleetPaths:
 
     def lb_server_state(self, region: str) -> Path:
         return self.lb_dir(region) / "server-state"
+
+    # An extra LB node (lb-add) is an HAProxy in haproxy/<name>.<k>/ (so down stops it like a region's) or an nginx in
+    # nginx/<name>/.
+    def nginx_node_dir(self, name: str) -> Path:
+        return self.nginx_dir / name
 
 
 def render_sshd_config(paths: FleetPaths, host: Host) -> str:
@@ -472,6 +487,83 @@ backend {LB_BACKEND}
     option httpchk GET /health
     http-check expect status 200
 {servers}
+"""
+
+
+def render_extra_haproxy_config(paths: FleetPaths, node: str, lb_addr: str, backends: dict, map_file: str | None = None,
+                                tcp_admin: str | None = None) -> str:
+    """An extra HAProxy node: like a region's, plus an operator-level socket, an optional TCP admin socket and blue/green map."""
+    lines = [
+        f"# Extra HAProxy {node} of the fleetops test fleet; written by tests/fleet/fleetctl.py lb-add, do not edit.",
+        "global",
+        f"    stats socket {paths.lb_socket(node)} mode 600 level admin expose-fd listeners",
+        f"    stats socket {paths.lb_dir(node) / 'operator.sock'} mode 600 level operator",
+    ]
+    if tcp_admin:
+        lines.append(f"    stats socket {tcp_admin} level admin")
+    lines += [
+        "    stats timeout 2m",
+        f"    server-state-file {paths.lb_server_state(node)}",
+        "    maxconn 4096",
+        "",
+        "defaults",
+        "    mode http",
+        "    load-server-state-from-file global",
+        "    option redispatch",
+        "    retries 2",
+        "    timeout connect 2s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    timeout http-request 10s",
+        "    timeout queue 10s",
+        "    timeout check 2s",
+        "",
+        "frontend fe_app",
+        f"    bind {lb_addr}:{LB_PORT}",
+    ]
+    first = next(iter(backends))
+    if map_file:
+        lines.append(f"    use_backend %[str({BLUE_GREEN_MAP_KEY}),map({map_file},{first})]")
+    lines.append(f"    default_backend {first}")
+    for backend, hosts in backends.items():
+        lines += ["", f"backend {backend}", "    balance roundrobin", "    option httpchk GET /health", "    http-check expect status 200"]
+        lines += [f"    server {h.name} {h.address}:{APP_PORT} check inter 1s fall 2 rise 1" for h in hosts]
+    return "\n".join(lines) + "\n"
+
+
+def render_nginx_upstream(hosts: list[Host]) -> str:
+    """The upstream include file in the format fleetops.release.lb_pool owns (see plugins/module_utils/_nginx.py)."""
+    lines = ["# Upstream members of this nginx pool; owned by fleetops.release.lb_pool, changes by hand are overwritten.\n"]
+    lines += [f"server {h.address}:{APP_PORT}; # fleetops member={h.name} state=ready\n" for h in hosts]
+    return "".join(lines)
+
+
+def render_nginx_config(directory: Path, lb_addr: str) -> str:
+    return f"""\
+# nginx LB of the fleetops test fleet; written by tests/fleet/fleetctl.py lb-add, do not edit.
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log notice;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {directory}/access.log;
+    client_body_temp_path {directory}/tmp/body;
+    proxy_temp_path {directory}/tmp/proxy;
+    fastcgi_temp_path {directory}/tmp/fastcgi;
+    uwsgi_temp_path {directory}/tmp/uwsgi;
+    scgi_temp_path {directory}/tmp/scgi;
+    upstream app {{
+        include {directory}/upstream.conf;
+    }}
+    server {{
+        listen {lb_addr}:{LB_PORT};
+        location / {{
+            proxy_pass http://app;
+            proxy_next_upstream error timeout http_502 http_503;
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
 """
 
 
@@ -805,6 +897,7 @@ class FleetController:
                     if pid:
                         lb_pids[pid] = cfg
 
+        self._stop_nginxes()
         # Apps first (graceful SIGTERM), then the rest; one wait for everything.
         for pid in app_pids:
             _signal(pid, signal.SIGTERM)
@@ -914,6 +1007,189 @@ class FleetController:
                 raise FleetError(f"haproxy of region {region} did not come back within {timeout:.0f} s after the reload")
             time.sleep(0.05)
         self.say(f"lb {region} reloaded: worker {old_worker} -> {worker}")
+
+    # ---------------------------------------------------------------------------------------- lb-reload-node
+    def lb_reload_node(self, node: str, save_state: bool = True, timeout: float = 15.0) -> None:
+        """Reload one HAProxy (a region's or an extra node such as us-bg.1).
+
+        save_state=False reloads without dumping the server states first: what survives then is only what the
+        server-state file already held (what fleetops.release.lb_pool wrote), which is what the tests need to prove.
+        """
+        paths = self.paths
+        if not paths.lb_config(node).exists():
+            raise FleetError(f"no HAProxy {node!r} in {paths.state_dir}")
+        master = self._verified_pid(paths.lb_pidfile(node), str(paths.lb_config(node)))
+        if not master:
+            raise FleetError(f"haproxy {node} is not running (pidfile {paths.lb_pidfile(node)})")
+        sock = paths.lb_socket(node)
+        old_worker = haproxy_worker_pid(sock)
+        if save_state:
+            _write(paths.lb_server_state(node), haproxy_command(sock, "show servers state"), mode=0o600)
+        os.kill(master, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        while True:
+            worker = haproxy_worker_pid(sock, timeout=1.0)
+            if worker and worker != old_worker:
+                break
+            if time.monotonic() > deadline:
+                raise FleetError(f"haproxy {node} did not come back within {timeout:.0f} s after the reload")
+            time.sleep(0.05)
+        self.say(f"haproxy {node} reloaded: worker {old_worker} -> {worker}")
+
+    # ---------------------------------------------------------------------------------------- lb-add / lb-remove
+    def _extra_lbs(self) -> dict:
+        data = _read_bytes(self.paths.extra_lbs_json)
+        return json.loads(data) if data else {}
+
+    def lb_add(self, name: str, region: str, kind: str = "haproxy", blue_green: bool = False, nodes: int = 1) -> dict:
+        """Start an extra LB for a region's hosts beside the fleet (opt-in layouts; the regions' own LBs stay as they are).
+
+        kind haproxy: ``nodes`` HAProxies (an HA pair with 2) serving backend ``app`` with the region's hosts; node 1 has
+        unix sockets only, further nodes also an admin socket on TCP ``ipv4@<address>:9999``.  With blue_green, one
+        HAProxy with backends app_blue (the region's 1st, 3rd, ... host) and app_green (2nd, 4th, ...) chosen through
+        the map file ``active.map`` (key ``active``).  kind nginx: one nginx whose upstream ``app`` includes
+        ``upstream.conf`` (all the region's hosts, in the format lb_pool owns).  Returns the LB's description.
+        """
+        paths = self.paths
+        desc = json.loads(_read_bytes(paths.fleet_json) or b"null")
+        if not desc:
+            raise FleetError(f"no fleet in {paths.state_dir}")
+        if not re.match(r"^[a-z][a-z0-9-]{0,15}$", name):
+            raise FleetError(f"LB name {name!r}: lowercase letters, digits and '-', at most 16 characters")
+        if region not in desc["regions"]:
+            raise FleetError(f"no region {region!r} in this fleet")
+        if kind not in ("haproxy", "nginx") or (kind == "nginx" and (blue_green or nodes != 1)) or not 1 <= nodes <= 4 \
+                or (blue_green and nodes != 1):
+            raise FleetError("lb-add: kind haproxy (1-4 nodes, or blue/green with 1 node) or nginx (1 node)")
+        extra = self._extra_lbs()
+        if name in extra:
+            raise FleetError(f"an extra LB {name!r} already exists; lb-remove it first")
+        used = {n["slot"] for lb in extra.values() for n in lb["nodes"]}
+        free = [k for k in range(EXTRA_LB_FIRST_OCTET, EXTRA_LB_FIRST_OCTET + EXTRA_LB_MAX) if k not in used]
+        if len(free) < nodes:
+            raise FleetError("no free address for another extra LB")
+        hosts = [Host(name=h["name"], address=h["address"], region=h["region"], index=h["index"], port=h["port"])
+                 for h in desc["hosts"] if h["region"] == region]
+        lb_base = desc["lb_address_base"]
+        lb = {"name": name, "kind": kind, "region": region, "blue_green": blue_green, "nodes": []}
+        if blue_green:
+            lb["pools"] = {BLUE_GREEN_POOLS[0]: [h.name for h in hosts[0::2]], BLUE_GREEN_POOLS[1]: [h.name for h in hosts[1::2]]}
+            lb["map_key"] = BLUE_GREEN_MAP_KEY
+        extra[name] = lb
+        try:
+            for k in range(1, nodes + 1):
+                slot = free[k - 1]
+                address = f"{lb_base}.{slot}"
+                node = {"slot": slot, "address": address, "url": f"http://{address}:{LB_PORT}/"}
+                lb["nodes"].append(node)
+                _write(paths.extra_lbs_json, json.dumps(extra, indent=2) + "\n")
+                if kind == "nginx":
+                    self._start_nginx(name, node, hosts)
+                else:
+                    self._start_extra_haproxy(f"{name}.{k}", node, hosts, blue_green, tcp=k > 1)
+                _write(paths.extra_lbs_json, json.dumps(extra, indent=2) + "\n")
+        except BaseException:
+            try:
+                self.lb_remove(name)
+            except FleetError as exc:
+                self.say(f"cleanup of the failed lb-add also failed: {exc}")
+            raise
+        self.say(f"extra LB {name} ({kind}{', blue/green' if blue_green else ''}) for region {region}: "
+                 + " ".join(n["url"] for n in lb["nodes"]))
+        return lb
+
+    def _start_extra_haproxy(self, node_name: str, node: dict, hosts: list, blue_green: bool, tcp: bool) -> None:
+        paths = self.paths
+        directory = paths.lb_dir(node_name)
+        directory.mkdir(parents=True, mode=0o700)
+        map_file = str(directory / "active.map") if blue_green else None
+        backends = {BLUE_GREEN_POOLS[0]: hosts[0::2], BLUE_GREEN_POOLS[1]: hosts[1::2]} if blue_green else {LB_BACKEND: hosts}
+        tcp_admin = f"ipv4@{node['address']}:{LB_TCP_ADMIN_PORT}" if tcp else None
+        if map_file:
+            _write(Path(map_file), f"{BLUE_GREEN_MAP_KEY} {BLUE_GREEN_POOLS[0]}\n")
+        _write(paths.lb_config(node_name), render_extra_haproxy_config(paths, node_name, node["address"], backends, map_file, tcp_admin))
+        node.update(name=node_name, config=str(paths.lb_config(node_name)), socket=str(paths.lb_socket(node_name)),
+                    operator_socket=str(directory / "operator.sock"), tcp_socket=tcp_admin, pidfile=str(paths.lb_pidfile(node_name)),
+                    state_file=str(paths.lb_server_state(node_name)), map=map_file,
+                    backends={b: [h.name for h in hs] for b, hs in backends.items()})
+        with open(directory / "console.log", "ab") as console:
+            rc = subprocess.run([HAPROXY, "-W", "-D", "-p", str(paths.lb_pidfile(node_name)), "-f", str(paths.lb_config(node_name))],
+                                stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+                                close_fds=True, timeout=START_TIMEOUT, check=False).returncode
+        if rc != 0:
+            raise FleetError(f"haproxy {node_name} did not start (exit {rc}):\n{tail(directory / 'console.log')}")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not haproxy_worker_pid(paths.lb_socket(node_name), timeout=1.0):
+            if time.monotonic() > deadline:
+                raise FleetError(f"haproxy {node_name} has no worker after {START_TIMEOUT:.0f} s:\n{tail(directory / 'console.log')}")
+            time.sleep(0.05)
+
+    def _start_nginx(self, name: str, node: dict, hosts: list) -> None:
+        if not os.access(NGINX, os.X_OK):
+            raise FleetError(f"{NGINX} is missing: apt-get install nginx-light (the system service is not used)")
+        directory = self.paths.nginx_node_dir(name)
+        for sub in ("tmp", "tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi"):
+            (directory / sub).mkdir(parents=True, exist_ok=True, mode=0o755)
+        config = directory / "nginx.conf"
+        _write(directory / "upstream.conf", render_nginx_upstream(hosts))
+        _write(config, render_nginx_config(directory, node["address"]))
+        node.update(name=name, config=str(config), pidfile=str(directory / "nginx.pid"), upstream_file=str(directory / "upstream.conf"),
+                    error_log=str(directory / "error.log"), servers={h.name: f"{h.address}:{APP_PORT}" for h in hosts})
+        _must([NGINX, "-t", "-q", "-e", str(directory / "error.log"), "-c", str(config)], f"checking the nginx config of {name}")
+        _must([NGINX, "-e", str(directory / "error.log"), "-c", str(config)], f"starting nginx {name}",
+              stdin=subprocess.DEVNULL, start_new_session=True, close_fds=True, timeout=START_TIMEOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._verified_pid(directory / "nginx.pid", str(config)):
+            if time.monotonic() > deadline:
+                raise FleetError(f"nginx {name} did not start:\n{tail(directory / 'error.log')}")
+            time.sleep(0.05)
+
+    def lb_remove(self, name: str) -> None:
+        """Stop an extra LB (by the pids in its pidfiles, verified) and remove its files."""
+        paths = self.paths
+        extra = self._extra_lbs()
+        lb = extra.get(name)
+        if lb is None:
+            raise FleetError(f"no extra LB {name!r} in {paths.state_dir}")
+        pids = {}
+        for node in lb["nodes"]:
+            if node.get("config") and node.get("pidfile"):
+                pid = self._verified_pid(Path(node["pidfile"]), node["config"])
+                if pid:
+                    pids[pid] = node["config"]
+                if lb["kind"] == "haproxy":
+                    for pid in pids_with_cmdline_containing(node["config"]):
+                        pids[pid] = node["config"]
+        self._stop_pids(pids)
+        for node in lb["nodes"]:
+            if node.get("name"):
+                shutil.rmtree(paths.nginx_node_dir(node["name"]) if lb["kind"] == "nginx" else paths.lb_dir(node["name"]), ignore_errors=True)
+        del extra[name]
+        _write(paths.extra_lbs_json, json.dumps(extra, indent=2) + "\n")
+        self.say(f"extra LB {name} removed")
+
+    def _stop_pids(self, pids: dict) -> None:
+        """SIGTERM, wait, then SIGKILL what still is the same process (its command line still names its config)."""
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        left = wait_gone(list(pids), STOP_TIMEOUT)
+        for pid in left:
+            if pids[pid] in proc_cmdline(pid):
+                _signal(pid, signal.SIGKILL)
+        left = wait_gone(left, 5.0)
+        if left:
+            raise FleetError(f"processes {left} survived SIGKILL")
+
+    def _stop_nginxes(self) -> int:
+        paths = self.paths
+        pids = {}
+        if paths.nginx_dir.is_dir():
+            for directory in paths.nginx_dir.glob("*"):
+                pid = self._verified_pid(directory / "nginx.pid", str(directory / "nginx.conf"))
+                if pid:
+                    pids[pid] = str(directory / "nginx.conf")
+        self._stop_pids(pids)
+        return len(pids)
 
 
 def _stat_rows(stat_csv: str) -> list[list[str]]:
@@ -1066,6 +1342,17 @@ class Fleet:
 
     def lb_reload(self, region: str) -> None:
         FleetController(self.state_dir, out=io.StringIO()).lb_reload(region)
+
+    def lb_reload_node(self, node: str, save_state: bool = True) -> None:
+        """Reload one HAProxy by node name (a region, or an extra node such as ``us-bg.1``); see FleetController.lb_reload_node."""
+        FleetController(self.state_dir, out=io.StringIO()).lb_reload_node(node, save_state=save_state)
+
+    def lb_add(self, name: str, region: str, kind: str = "haproxy", blue_green: bool = False, nodes: int = 1) -> dict:
+        """Start an extra LB (HA pair, blue/green or nginx) for a region's hosts; see FleetController.lb_add."""
+        return FleetController(self.state_dir, out=io.StringIO()).lb_add(name, region, kind=kind, blue_green=blue_green, nodes=nodes)
+
+    def lb_remove(self, name: str) -> None:
+        FleetController(self.state_dir, out=io.StringIO()).lb_remove(name)
 
     # the app
     def app_url(self, name, path: str = "/") -> str:

@@ -297,7 +297,7 @@ def test_paramiko_connection(fleet, releases):
 
 def test_artifact_from_a_path_and_a_url_on_the_host(fleet, tmp_path):
     """remote_src: the host itself reads the artifact from a path or fetches it from a URL (served on loopback)."""
-    host = names(fleet)[6]
+    host = names(fleet)[-1]
     root = "/srv/remote-src"
     path, sha = fleet.build_release("p1")
     staged = fleet.host_path(host, "/srv/staging/p1.tar.gz")

@@ -375,6 +375,14 @@ def test_remove_takes_the_snapshot_along(store, artifact):
     assert not os.path.exists(os.path.join(store.snapshots_dir, "v1"))
 
 
+def test_remove_takes_an_orphan_snapshot(store, artifact):
+    three_releases(store, artifact)
+    os.makedirs(os.path.join(store.snapshots_dir, "v0"))
+    assert store.remove_release("v0")
+    assert not os.path.exists(os.path.join(store.snapshots_dir, "v0"))
+    assert not store.remove_release("v0")
+
+
 def test_corrupt_state_is_a_clear_error(store, artifact):
     create(store, artifact, "v1")
     store.switch("v1")

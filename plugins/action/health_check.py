@@ -1,0 +1,173 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Probe a host until its checks pass (or fail for good): HTTP and TCP from the controller or the host, commands on the host."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+from ansible.errors import AnsibleActionFail
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetops.release.plugins.module_utils import _health_probe
+from ansible_collections.fleetops.release.plugins.module_utils._health import (
+    MODES,
+    HealthError,
+    ProbeCounter,
+    check_positive,
+    conclude,
+    evaluate_command,
+    evaluate_http,
+    evaluate_tcp,
+    failure_message,
+    normalize_check,
+)
+
+CHECK_OPTIONS = {
+    "name": {"type": "str"},
+    "type": {"type": "str", "default": "http", "choices": ["http", "tcp", "command"]},
+    "run_on": {"type": "str", "choices": ["controller", "host"]},
+    "url": {"type": "str"},
+    "method": {"type": "str", "default": "GET"},
+    "headers": {"type": "dict", "default": {}},
+    "status_codes": {"type": "list", "elements": "int", "default": [200]},
+    "body_regex": {"type": "str"},
+    "json_field": {"type": "str"},
+    "json_value": {"type": "raw"},
+    "expect_headers": {"type": "dict", "default": {}},
+    "validate_certs": {"type": "bool", "default": True},
+    "max_latency_ms": {"type": "float"},
+    "host": {"type": "str"},
+    "port": {"type": "int"},
+    "command": {"type": "str"},
+    "rc": {"type": "int", "default": 0},
+    "stdout_regex": {"type": "str"},
+}
+
+ARGUMENT_SPEC = {
+    "url": {"type": "str"},
+    "checks": {"type": "list", "elements": "dict", "options": CHECK_OPTIONS, "default": []},
+    "expected_release": {"type": "str"},
+    "release_field": {"type": "str", "default": "release"},
+    "interval": {"type": "float", "default": 1.0},
+    "consecutive_successes": {"type": "int", "default": 1},
+    "failure_limit": {"type": "int"},
+    "timeout": {"type": "float", "default": 60.0},
+    "initial_delay": {"type": "float", "default": 0.0},
+    "request_timeout": {"type": "float", "default": 5.0},
+    "mode": {"type": "str", "default": "enforce", "choices": list(MODES)},
+}
+
+
+def build_checks(args):
+    """The checks to run: ``url`` first (an HTTP check of the release with ``expected_release``), then ``checks``."""
+    checks = []
+    if args["url"]:
+        checks.append(dict((key, spec.get("default")) for key, spec in CHECK_OPTIONS.items()))
+        checks[0].update(type="http", url=args["url"], status_codes=[200], headers={}, expect_headers={})
+        if args["expected_release"] is not None:
+            checks[0].update(json_field=args["release_field"], json_value=args["expected_release"])
+    elif args["expected_release"] is not None:
+        raise HealthError("expected_release is checked on url: give the health URL (or a check with json_field and json_value)")
+    checks.extend(args["checks"])
+    if not checks:
+        raise HealthError("nothing to check: give url or at least one entry in checks")
+    return [normalize_check(dict(check), index) for index, check in enumerate(checks)]
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = True  # command checks and run_on=host checks use the host's connection
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        task_vars = task_vars or {}
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        host = task_vars.get("inventory_hostname", "localhost")
+        try:
+            checks = build_checks(args)
+            check_positive("interval", args["interval"])
+            check_positive("timeout", args["timeout"], allow_zero=True)
+            check_positive("initial_delay", args["initial_delay"], allow_zero=True)
+            check_positive("request_timeout", args["request_timeout"])
+            counter = ProbeCounter(args["consecutive_successes"], args["failure_limit"])
+        except HealthError as exc:
+            raise AnsibleActionFail("%s: %s" % (host, to_text(exc)))
+
+        self._python = None
+        self._task_vars = task_vars
+        if args["initial_delay"]:
+            time.sleep(args["initial_delay"])
+        started = time.monotonic()
+        verdicts = []
+        while True:
+            round_started = time.monotonic()
+            verdicts = [self._probe(check, args["request_timeout"]) for check in checks]
+            now = time.monotonic()
+            state = counter.record(all(v["ok"] for v in verdicts), now)
+            elapsed = now - started
+            if state is None and elapsed >= args["timeout"]:
+                state = "timeout"
+            if state:
+                break
+            time.sleep(max(0.0, min(args["interval"] - (now - round_started), args["timeout"] - elapsed)))
+
+        result.update(probes=counter.probes, successes=counter.successes, failures=counter.failures,
+                      elapsed=round(elapsed, 2), checks=verdicts)
+        if state == "passed":
+            message = "%s: %d check%s passed %d time%s in a row after %d probe%s (%.1f s)" % (
+                host, len(checks), "" if len(checks) == 1 else "s", counter.streak_successes,
+                "" if counter.streak_successes == 1 else "s", counter.probes, "" if counter.probes == 1 else "s", elapsed)
+            return conclude(result, True, message, args["mode"])
+        if state == "failed":
+            why = "%d failed probes exceed failure_limit %d" % (counter.failures, args["failure_limit"])
+        elif counter.streak_failures:
+            why = "not healthy within the timeout of %g s" % args["timeout"]
+        else:
+            why = "only %d of %d consecutive successes within the timeout of %g s" % (
+                counter.streak_successes, args["consecutive_successes"], args["timeout"])
+        if counter.streak_failures:
+            message = failure_message(host, verdicts, why, counter.failing_for(now), counter.streak_failures, elapsed)
+        else:
+            message = "%s: %s (last probe passed: %s)" % (host, why, "; ".join("%s saw %s" % (v["name"], v["seen"]) for v in verdicts))
+        return conclude(result, False, message, args["mode"])
+
+    # -- probes ------------------------------------------------------------------------------------------
+
+    def _probe(self, check, request_timeout):
+        if check["type"] == "command":
+            started = time.monotonic()
+            res = self._low_level_execute_command(check["command"], sudoable=True)
+            latency = round((time.monotonic() - started) * 1000.0, 1)
+            return evaluate_command(check, res.get("rc"), to_text(res.get("stdout", "")), to_text(res.get("stderr", "")), latency)
+        spec = {"type": check["type"], "timeout": request_timeout}
+        if check["type"] == "tcp":
+            spec.update(host=check["host"], port=check["port"])
+        else:
+            spec.update(url=check["url"], method=check.get("method") or "GET", headers=check.get("headers") or {},
+                        validate_certs=check.get("validate_certs", True))
+        answer = self._probe_on_host(spec) if check.get("run_on") == "host" else _health_probe.run(spec)
+        return evaluate_tcp(check, answer) if check["type"] == "tcp" else evaluate_http(check, answer)
+
+    def _probe_on_host(self, spec):
+        """Run the probe's own source with the host's Python; a broken run is reported as the probe's error."""
+        if self._python is None:
+            interpreter = self._task_vars.get("ansible_python_interpreter")
+            interpreter = self._templar.template(interpreter) if interpreter else None
+            self._python = to_text(interpreter) if interpreter and "auto" not in to_text(interpreter) else "python3"
+            with open(_health_probe.__file__, encoding="utf-8") as handle:
+                self._probe_source = handle.read()
+        command = "%s -c %s %s" % (shlex.quote(self._python), shlex.quote(self._probe_source), shlex.quote(json.dumps(spec)))
+        res = self._low_level_execute_command(command, sudoable=True)
+        try:
+            return json.loads(to_text(res.get("stdout", "")).strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            detail = to_text(res.get("stderr") or res.get("stdout") or "").strip()[-300:]
+            return {"status": None, "headers": {}, "body": "", "latency_ms": None,
+                    "error": "the probe could not run on the host (exit %s): %s" % (res.get("rc"), detail)}

@@ -1,0 +1,278 @@
+#!/usr/bin/python
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lb_pool
+short_description: Take servers of a region's load balancer pool out of rotation and back (HAProxy or nginx)
+version_added: 0.1.0
+description:
+  - Sets the admin state (V(ready), V(drain), V(maint)) and weight of a list of pool members in one call, so one call
+    handles all members of a wave in a region.
+  - "With O(lb_type=haproxy) it uses the runtime API (C(set server <backend>/<server> state ...) and C(weight)) through one
+    session per LB node, on every node of O(nodes) (an HA pair) or the single O(socket)."
+  - V(drain) waits until the server's current sessions and queued requests are zero on every node (polling C(show stat)),
+    at most O(drain_timeout) seconds; then it fails, or with O(on_drain_timeout=force_maint) puts the server in
+    maintenance and shuts its sessions. The result says how many sessions were left.
+  - C(changed) comes from the admin state and weight only (and from the server-state file written for reloads), never
+    from session counters.
+  - The nodes must agree. A change that would leave them different (a field changed by hand on one node only) is refused
+    before anything is changed; the state HAProxy reports after the change is read back and compared.
+  - With O(lb_type=nginx) the members are the C(server) lines of an upstream include file the module owns.
+    V(drain) and V(maint) mark a member C(down). The file is validated with C(nginx -t); a failed validation restores the
+    previous file and fails. Then nginx is reloaded (SIGHUP) and, when members were taken out, the module waits until
+    the old worker processes have finished the requests in flight.
+extends_documentation_fragment:
+  - fleetops.release.lb
+  - fleetops.release.common.attributes
+attributes:
+  check_mode:
+    details: Nothing is sent to HAProxy but reads, no file is written and nothing waits; C(changed) and the diff say what would happen.
+  idempotent:
+    details: Members already in the requested state and weight are not touched and C(changed=false).
+options:
+  lb_type:
+    description:
+      - The kind of load balancer (inventory variable C(fleet_lb_type)).
+    type: str
+    choices: [haproxy, nginx]
+    default: haproxy
+  backend:
+    description:
+      - The HAProxy backend holding the members (inventory variable C(fleet_lb_backend)). Required for V(haproxy).
+    type: str
+  members:
+    description:
+      - The servers to change. Each is named as in the backend (inventory variable C(fleet_lb_server)).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      server:
+        description: Name of the server in the backend (HAProxy), or of the member in the upstream file (nginx).
+        type: str
+        required: true
+      state:
+        description:
+          - V(ready) puts the server in rotation, V(drain) stops new traffic and waits for the sessions to end, V(maint)
+            stops all traffic and health checks. Omitted, the admin state is left as it is.
+        type: str
+        choices: [ready, drain, maint]
+      weight:
+        description:
+          - New weight, absolute (V(0) to V(256)) or relative to the configured weight (V(50%)). Omitted, it is left as it is.
+          - For nginx a whole number from 1 (no percentages).
+        type: str
+      address:
+        description:
+          - nginx only. The member's C(host:port); needed when the member is not in the upstream file yet.
+        type: str
+  drain_timeout:
+    description:
+      - Seconds to wait for the sessions of draining members to end.
+    type: float
+    default: 60.0
+  on_drain_timeout:
+    description:
+      - What to do when the sessions have not ended after O(drain_timeout).
+      - V(fail) leaves the members in drain and fails, naming them and their sessions.
+      - V(force_maint) puts them in maintenance and shuts their sessions (HAProxy), or stops the old workers (nginx), and succeeds.
+    type: str
+    choices: [fail, force_maint]
+    default: fail
+  nginx_upstream_file:
+    description:
+      - nginx only. The include file holding the upstream's C(server) lines; the module owns it.
+    type: path
+  nginx_config:
+    description:
+      - nginx only. The main configuration file, validated with C(nginx -t -c) after each change.
+    type: path
+    default: /etc/nginx/nginx.conf
+  nginx_pid_file:
+    description:
+      - nginx only. The pid file of the nginx master (its C(pid) directive), which gets SIGHUP to reload.
+    type: path
+    default: /run/nginx.pid
+  nginx_binary:
+    description:
+      - nginx only. The nginx program used for validation.
+    type: str
+    default: nginx
+requirements:
+  - HAProxy 2.4 or later with an admin-level stats socket, or nginx with the upstream's servers in an include file.
+seealso:
+  - module: fleetops.release.lb_pool_flip
+  - module: fleetops.release.lb_pool_info
+author:
+  - fleetops maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Take the wave's hosts of this region out of rotation (one call per region)
+  fleetops.release.lb_pool:
+    socket: "{{ fleet_lb_socket }}"
+    state_file: "{{ fleet_lb_state_file }}"
+    backend: "{{ fleet_lb_backend }}"
+    members:
+      - server: web-1
+        state: drain
+      - server: web-2
+        state: drain
+    drain_timeout: 120
+  delegate_to: "{{ fleet_lb_host }}"
+  run_once: true
+
+- name: Put one verified host back, on both nodes of an HA pair
+  fleetops.release.lb_pool:
+    nodes:
+      - socket: /run/haproxy/admin.sock
+        state_file: /var/lib/haproxy/server-state
+      - socket: ipv4@10.0.0.12:9999
+    backend: app
+    members:
+      - server: web-3
+        state: ready
+        weight: 100%
+  delegate_to: lb-eu-1
+
+- name: Drain a member of an nginx upstream
+  fleetops.release.lb_pool:
+    lb_type: nginx
+    nginx_upstream_file: /etc/nginx/upstreams/app.conf
+    members:
+      - server: web-3
+        address: 10.0.1.3:8000
+        state: drain
+  delegate_to: "{{ fleet_lb_host }}"
+"""
+
+RETURN = r"""
+backend:
+  description: The backend that was changed (V(null) for nginx).
+  returned: always
+  type: str
+  sample: app
+members:
+  description: Per member, the admin state and weight before and after (on the first node; the nodes agree).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{"server": "web-3", "before": {"state": "ready", "weight": 1}, "after": {"state": "drain", "weight": 1}, "changed": true}]
+nodes:
+  description: Per HAProxy node, whether it changed and whether its server-state file was written.
+  returned: success with lb_type=haproxy
+  type: list
+  elements: dict
+  sample: [{"socket": "/run/haproxy/admin.sock", "changed": true, "state_file": "/var/lib/haproxy/server-state", "state_file_written": true}]
+agree:
+  description: Whether every node reports the same state and weight for every member after the change.
+  returned: success with lb_type=haproxy
+  type: bool
+  sample: true
+disagreements:
+  description: When the nodes would disagree, per member the state and weight each node would end with.
+  returned: when the nodes disagree (the task fails)
+  type: list
+  elements: dict
+  sample: [{"server": "web-3", "nodes": {"/run/haproxy/a.sock": {"state": "ready", "weight": 1}, "ipv4@10.0.0.12:9999": {"state": "ready", "weight": 5}}}]
+drain:
+  description:
+    - C(waited) is how long the module waited for drained members, in seconds.
+    - C(sessions_left) maps node to server to the number of sessions left at the timeout; C(forced) is the same when
+      O(on_drain_timeout=force_maint) cut them (for nginx, the number of old worker processes).
+  returned: always
+  type: dict
+  sample: {"waited": 2.1, "sessions_left": {}, "forced": {}}
+upstream_file:
+  description: The nginx upstream file.
+  returned: with lb_type=nginx
+  type: str
+  sample: /etc/nginx/upstreams/app.conf
+reloaded:
+  description: Whether nginx was reloaded.
+  returned: with lb_type=nginx
+  type: bool
+  sample: true
+elapsed:
+  description: Seconds the call took.
+  returned: success with lb_type=haproxy
+  type: float
+  sample: 2.35
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
+    LB_NODES_SPEC,
+    DrainTimeout,
+    LbError,
+    NodesDisagree,
+    apply_pool,
+    lb_node_specs,
+)
+from ansible_collections.fleetops.release.plugins.module_utils._nginx import NginxPool
+
+
+def main():
+    spec = dict(LB_NODES_SPEC)
+    spec.update(
+        lb_type={"type": "str", "default": "haproxy", "choices": ["haproxy", "nginx"]},
+        backend={"type": "str"},
+        members={"type": "list", "elements": "dict", "required": True, "options": {
+            "server": {"type": "str", "required": True},
+            "state": {"type": "str", "choices": ["ready", "drain", "maint"]},
+            "weight": {"type": "str"},
+            "address": {"type": "str"},
+        }},
+        drain_timeout={"type": "float", "default": 60.0},
+        on_drain_timeout={"type": "str", "default": "fail", "choices": ["fail", "force_maint"]},
+        nginx_upstream_file={"type": "path"},
+        nginx_config={"type": "path", "default": "/etc/nginx/nginx.conf"},
+        nginx_pid_file={"type": "path", "default": "/run/nginx.pid"},
+        nginx_binary={"type": "str", "default": "nginx"},
+    )
+    module = AnsibleModule(
+        argument_spec=spec,
+        mutually_exclusive=[("socket", "nodes"), ("state_file", "nodes")],
+        required_if=[("lb_type", "haproxy", ("backend",)), ("lb_type", "nginx", ("nginx_upstream_file",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["drain_timeout"] < 0:
+        module.fail_json(msg=f"drain_timeout must be 0 or more seconds, not {params['drain_timeout']}")
+    members = [{k: v for k, v in m.items() if v is not None} for m in params["members"]]
+    if not members:
+        module.fail_json(msg="members is empty: list at least one server")
+    try:
+        if params["lb_type"] == "haproxy":
+            nodes = lb_node_specs(params)
+            if not nodes:
+                module.fail_json(msg="lb_type=haproxy needs the LB's stats socket: set socket (one node) or nodes (an HA pair)")
+            if any("address" in m for m in members):
+                module.fail_json(msg="members[].address is for lb_type=nginx only; HAProxy servers are defined in haproxy.cfg")
+            result = apply_pool(nodes, params["backend"], members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],
+                                on_drain_timeout=params["on_drain_timeout"], timeout=params["timeout"])
+        else:
+            binary = params["nginx_binary"]
+            if "/" not in binary:
+                binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/usr/local/sbin"])
+            pool = NginxPool(module.run_command, params["nginx_upstream_file"], params["nginx_config"], params["nginx_pid_file"], binary)
+            result = pool.apply(members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],
+                                on_drain_timeout=params["on_drain_timeout"])
+            result["backend"] = params["backend"]
+    except NodesDisagree as exc:
+        module.fail_json(msg=str(exc), changed=False, backend=params["backend"], disagreements=exc.disagreements)
+    except DrainTimeout as exc:
+        module.fail_json(msg=str(exc), changed=True, backend=params["backend"],
+                         drain={"sessions_left": exc.sessions_left, "forced": {}, "waited": params["drain_timeout"]})
+    except LbError as exc:
+        module.fail_json(msg=str(exc), backend=params["backend"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,458 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""lb_pool, lb_pool_flip and lb_pool_info against real HAProxies and a real nginx of the test fleet.
+
+Every scenario uses its own extra LB (fleet.lb_add: an HA pair, a blue/green HAProxy, an nginx) beside the regions' own
+ones, so the default layout is never touched.  The apps behind them are the ones already running, or our own instance
+started from /srv/lbtest (and stopped again) when a host runs none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import fleetlib
+
+pytestmark = pytest.mark.fleet
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APP_SOURCE = os.path.join(REPO, "tests", "fleet", "app.py")
+LBTEST = "/srv/lbtest"
+RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+def run_module(module, args, check=False, diff=False):
+    """Run one module on localhost (the LB host of the test fleet); returns (result, failed, output)."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
+               "-e", "ansible_python_interpreter=" + sys.executable, "-m", f"fleetops.release.{module}", "-a", json.dumps(args)]
+    if check:
+        command.append("--check")
+    if diff:
+        command.append("--diff")
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_LOCALHOST_WARNING="false")
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=300)
+    match = RESULT_HEADER.search(proc.stdout)
+    if not match:
+        raise AssertionError(f"no result from ansible:\n{proc.stdout}\n{proc.stderr}")
+    result = json.loads(proc.stdout[match.end() - 1:])
+    return result, match.group(2) in ("FAILED", "UNREACHABLE"), proc.stdout + proc.stderr
+
+
+def wait_for(predicate, timeout=15.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def servers(socket_path, backend):
+    """{server: (admin state, weight)} as HAProxy reports it (read directly from the socket, not via the module)."""
+    text = fleetlib.haproxy_command(socket_path, f"show servers state {backend}")
+    result = {}
+    for line in text.splitlines()[2:]:
+        fields = line.split()
+        if len(fields) > 8:
+            bits = int(fields[6])
+            state = "maint" if bits & 0x05 else "drain" if bits & 0x08 else "ready"
+            result[fields[3]] = (state, int(fields[7]))
+    return result
+
+
+def stat(socket_path, backend):
+    """{server: (status, scur)} from show stat."""
+    rows = fleetlib.parse_show_stat(fleetlib.haproxy_command(socket_path, "show stat"))
+    return {r["svname"]: (r["status"], int(r["scur"] or 0)) for r in rows if r["pxname"] == backend and r["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def all_up(socket_path, backend):
+    return all(status == "UP" for status, dummy in stat(socket_path, backend).values())
+
+
+class Load:
+    """Threads doing bounded GETs through an LB until stopped; counts answers by status (0 = connection error)."""
+
+    def __init__(self, urls, threads=4, path="/"):
+        self.urls = urls
+        self.path = path
+        self.statuses = {}
+        self.errors = []
+        self.bodies = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
+
+    def _run(self, index):
+        n = 0
+        while not self._stop.is_set():
+            url = self.urls[(index + n) % len(self.urls)].rstrip("/") + self.path
+            n += 1
+            try:
+                status, body = fleetlib.http_get(url, timeout=10)
+            except OSError as exc:
+                status, body = 0, str(exc)
+            with self._lock:
+                self.statuses[status] = self.statuses.get(status, 0) + 1
+                if status != 200:
+                    self.errors.append((url, status, body[:200]))
+                else:
+                    self.bodies.append(body)
+            time.sleep(0.01)
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    @property
+    def ok(self):
+        return self.statuses.get(200, 0)
+
+
+class SlowRequest(threading.Thread):
+    def __init__(self, url, seconds=2):
+        super().__init__(daemon=True)
+        self.url = url.rstrip("/") + f"/slow?seconds={seconds}"
+        self.status = None
+        self.body = ""
+        self.finished = None
+
+    def run(self):
+        try:
+            self.status, self.body = fleetlib.http_get(self.url, timeout=30)
+        except OSError as exc:
+            self.status, self.body = 0, str(exc)
+        self.finished = time.monotonic()
+
+
+# -- fixtures -------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", name="apps")
+def fixture_apps(fleet):
+    """Every host serves the demo app on :8000; ours (from /srv/lbtest) where none ran, stopped at the end."""
+    started = []
+    for host in fleet.hosts:
+        try:
+            status, _body = fleetlib.http_get(fleet.app_url(host, "/health"), timeout=2)
+        except OSError:
+            status = 0
+        if status == 200:
+            continue
+        target = fleet.host_path(host, f"{LBTEST}/lb1/app.py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(open(APP_SOURCE, "rb").read())
+        # Fully detached (new session, no inherited descriptors), so the SSH session ends at once.
+        fleet.ssh(host, f"/usr/bin/python3 -c 'import subprocess; p = subprocess.Popen([\"/usr/bin/python3\", \"{LBTEST}/lb1/app.py\"], "
+                        f"stdin=subprocess.DEVNULL, stdout=open(\"{LBTEST}/app.log\", \"ab\"), stderr=subprocess.STDOUT, "
+                        f"start_new_session=True, close_fds=True); print(p.pid)' > {LBTEST}/app.pid", check=True, timeout=30)
+        started.append(host)
+    for host in fleet.hosts:
+        wait_for(lambda h=host: _healthy(fleet, h), what=f"the app of {host.name}")
+    yield fleet
+    for host in started:
+        fleet.ssh(host, f"kill $(cat {LBTEST}/app.pid); for i in $(seq 100); do kill -0 $(cat {LBTEST}/app.pid) 2>/dev/null || break; "
+                        f"sleep 0.1; done; rm -rf {LBTEST}")
+
+
+def _healthy(fleet, host):
+    try:
+        return fleetlib.http_get(fleet.app_url(host, "/health"), timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(name="extra_lb")
+def fixture_extra_lb(apps):
+    made = []
+
+    def make(name, region, **kwargs):
+        lb = apps.lb_add(name, region, **kwargs)
+        made.append(name)
+        return lb
+
+    yield make
+    for name in made:
+        apps.lb_remove(name)
+
+
+def biggest_region(fleet):
+    return max(fleet.regions, key=lambda r: len(fleet.hosts_in(r)))
+
+
+# -- HAProxy: drain, ready, HA pair, reload ---------------------------------------------------------------
+
+def test_drain_waits_for_slow_request_and_cycles_without_failures(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lbpair", region, nodes=2)
+    node1, node2 = lb["nodes"]
+    nodes = [{"socket": node1["socket"], "state_file": node1["state_file"]}, {"socket": node2["tcp_socket"], "state_file": node2["state_file"]}]
+    for node in (node1, node2):
+        wait_for(lambda n=node: all_up(n["socket"], "app"), what=f"all servers UP on {node['name']}")
+
+    # A slow request in flight: drain must wait for it and never cut it.
+    slow = SlowRequest(node1["url"], seconds=8)
+    slow.start()
+    victim = wait_for(lambda: next((s for s, (dummy, scur) in stat(node1["socket"], "app").items() if scur > 0), None),
+                      what="the slow request to reach a server")
+    result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "members": [{"server": victim, "state": "drain"}],
+                                                 "drain_timeout": 30})
+    returned = time.monotonic()
+    slow.join()
+    assert not failed, out
+    assert slow.status == 200 and "slept 8" in slow.body, slow.body
+    assert slow.finished <= returned  # the module returned only after the request was answered
+    assert result["changed"] and result["drain"]["waited"] >= 1.0, result
+    assert result["members"] == [{"server": victim, "before": {"state": "ready", "weight": 1}, "after": {"state": "drain", "weight": 1},
+                                  "changed": True}]
+    assert servers(node1["socket"], "app")[victim] == ("drain", 1) and servers(node2["socket"], "app")[victim] == ("drain", 1)
+    assert all(n["changed"] and n["state_file_written"] for n in result["nodes"]), result
+
+    # The same call again: nothing changes.  Check mode of the way back: reported, not done.
+    result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "members": [{"server": victim, "state": "drain"}]})
+    assert not failed and not result["changed"], out
+    result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "members": [{"server": victim, "state": "ready"}]},
+                                     check=True)
+    assert not failed and result["changed"], out
+    assert result["members"][0]["after"] == {"state": "ready", "weight": 1}
+    assert servers(node1["socket"], "app")[victim] == ("drain", 1)
+
+    # drain -> ready of every host, one after the other, under continuous requests through both nodes: no failed request.
+    with Load([node1["url"], node2["url"]], threads=4) as load:
+        time.sleep(0.5)
+        for host in fleet.hosts_in(region):
+            for state in ("drain", "ready"):
+                result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "drain_timeout": 30,
+                                                             "members": [{"server": host.name, "state": state}]})
+                assert not failed, out
+                assert result["agree"]
+        time.sleep(0.5)
+    assert load.ok > 50 and not load.errors, (load.statuses, load.errors[:5])
+    assert {s for s, (state, _w) in servers(node2["socket"], "app").items() if state != "ready"} == set()
+
+
+def test_drain_timeout_fails_or_forces_maint(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lbslow", region)
+    node = lb["nodes"][0]
+    wait_for(lambda: all_up(node["socket"], "app"), what="all servers UP")
+    slow = SlowRequest(node["url"], seconds=15)
+    slow.start()
+    victim = wait_for(lambda: next((s for s, (dummy, scur) in stat(node["socket"], "app").items() if scur > 0), None),
+                      what="the slow request to reach a server")
+    args = {"socket": node["socket"], "backend": "app", "members": [{"server": victim, "state": "drain"}], "drain_timeout": 0.5}
+    result, failed, out = run_module("lb_pool", args)
+    assert failed and "sessions still open" in result["msg"] and victim in result["msg"], out
+    assert result["drain"]["sessions_left"] == {node["socket"]: {victim: 1}}
+    assert servers(node["socket"], "app")[victim] == ("drain", 1)
+    result, failed, out = run_module("lb_pool", dict(args, on_drain_timeout="force_maint"))
+    slow.join()
+    assert not failed and result["changed"], out
+    assert result["drain"]["forced"] == {node["socket"]: {victim: 1}}
+    assert servers(node["socket"], "app")[victim] == ("maint", 1)
+    assert slow.status != 200  # it was cut, as asked
+
+
+def test_drained_member_stays_drained_after_a_real_reload(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lbreload", region)
+    node = lb["nodes"][0]
+    wait_for(lambda: all_up(node["socket"], "app"), what="all servers UP")
+    victim = fleet.hosts_in(region)[0].name
+    assert not os.path.exists(node["state_file"])
+    result, failed, out = run_module("lb_pool", {"socket": node["socket"], "state_file": node["state_file"], "backend": "app",
+                                                 "members": [{"server": victim, "state": "drain", "weight": "50%"}]})
+    assert not failed and result["nodes"][0]["state_file_written"], out
+    # A reload that saves nothing itself: only what lb_pool wrote to the server-state file can keep the drain.
+    worker = fleetlib.haproxy_worker_pid(node["socket"])
+    fleet.lb_reload_node(node["name"], save_state=False)
+    assert fleetlib.haproxy_worker_pid(node["socket"]) != worker
+    assert servers(node["socket"], "app")[victim] == ("drain", 0)  # 50% of weight 1 is 0
+    result, failed, out = run_module("lb_pool", {"socket": node["socket"], "state_file": node["state_file"], "backend": "app",
+                                                 "members": [{"server": victim, "state": "drain", "weight": "50%"}]})
+    assert not failed and not result["changed"], out
+    # And back: ready survives a reload too.
+    result, failed, out = run_module("lb_pool", {"socket": node["socket"], "state_file": node["state_file"], "backend": "app",
+                                                 "members": [{"server": victim, "state": "ready", "weight": "1"}]})
+    assert not failed and result["changed"], out
+    fleet.lb_reload_node(node["name"], save_state=False)
+    assert servers(node["socket"], "app")[victim] == ("ready", 1)
+
+
+def test_ha_pair_disagreement_is_reported_and_refused(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lbodd", region, nodes=2)
+    node1, node2 = lb["nodes"]
+    nodes = [{"socket": node1["socket"]}, {"socket": node2["tcp_socket"]}]
+    victim = fleet.hosts_in(region)[0].name
+    # Someone changed one node by hand.
+    fleetlib.haproxy_command(node2["socket"], f"set server app/{victim} weight 0")
+    result, failed, out = run_module("lb_pool_info", {"nodes": nodes, "backends": ["app"]})
+    assert not failed and result["agree"] is False, out
+    expected = {node1["socket"]: {"state": "ready", "weight": 1}, node2["tcp_socket"]: {"state": "ready", "weight": 0}}
+    assert result["disagreements"] == [{"backend": "app", "server": victim, "nodes": expected}]
+    result, failed, out = run_module("lb_pool_info", {"nodes": nodes, "backends": ["app"], "fail_on_disagreement": True})
+    assert failed and victim in result["msg"]
+    # A change that leaves the weight alone would keep them apart: refused, nothing changed.
+    before = (servers(node1["socket"], "app"), servers(node2["socket"], "app"))
+    result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "members": [{"server": victim, "state": "drain"}]})
+    assert failed and "disagree" in result["msg"] and victim in result["msg"] and node2["tcp_socket"] in result["msg"], out
+    assert (servers(node1["socket"], "app"), servers(node2["socket"], "app")) == before
+    # Naming the weight heals the odd node only.
+    result, failed, out = run_module("lb_pool", {"nodes": nodes, "backend": "app", "members": [{"server": victim, "weight": "1"}]})
+    assert not failed and result["changed"] and [n["changed"] for n in result["nodes"]] == [False, True], out
+    result, failed, out = run_module("lb_pool_info", {"nodes": nodes, "backends": ["app"]})
+    assert result["agree"] is True
+
+
+def test_errors_are_clear_and_change_nothing(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lberr", region)
+    node = lb["nodes"][0]
+    host = fleet.hosts_in(region)[0].name
+    before = servers(node["socket"], "app")
+    cases = [
+        ({"socket": node["socket"], "backend": "app", "members": [{"server": host, "state": "drain"}, {"server": "nosuch", "state": "drain"}]},
+         ["no server 'nosuch'", "backend app", host]),
+        ({"socket": node["socket"], "backend": "nope", "members": [{"server": host, "state": "drain"}]}, ["unknown backend 'nope'", "app"]),
+        ({"socket": node["socket"] + ".missing", "backend": "app", "members": [{"server": host, "state": "drain"}]}, ["does not exist", ".missing"]),
+        ({"socket": node["operator_socket"], "backend": "app", "members": [{"server": host, "state": "drain"}]}, ["level 'operator'", "admin"]),
+        ({"socket": "ipv4@127.0.0.1:1", "backend": "app", "members": [{"server": host, "state": "drain"}]}, ["cannot connect", "127.0.0.1:1"]),
+        ({"socket": node["socket"], "backend": "app", "members": [{"server": host, "weight": "300"}]}, ["between 0 and 256"]),
+    ]
+    for args, needles in cases:
+        result, failed, out = run_module("lb_pool", args)
+        assert failed, out
+        for needle in needles:
+            assert needle in result["msg"], (needle, result["msg"])
+        assert servers(node["socket"], "app") == before
+
+
+# -- blue/green -------------------------------------------------------------------------------------------
+
+def test_blue_green_flip_and_back_without_failures_and_across_a_reload(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    if len(fleet.hosts_in(region)) < 2:
+        pytest.skip("blue/green needs two hosts in a region")
+    lb = extra_lb("lbbg", region, blue_green=True)
+    node = lb["nodes"][0]
+    blue, green = lb["pools"]["app_blue"], lb["pools"]["app_green"]
+    for pool in ("app_blue", "app_green"):
+        wait_for(lambda p=pool: all_up(node["socket"], p), what=f"{pool} UP")
+    args = {"socket": node["socket"], "map": node["map"], "key": "active", "pools": ["app_blue", "app_green"]}
+
+    def serving():
+        hosts = set()
+        for dummy in range(6):
+            status, body = fleetlib.http_get(node["url"], timeout=5)
+            assert status == 200, body
+            hosts.add(body.split(" on ")[-1].strip())
+        return hosts
+
+    assert serving() <= set(blue)
+    result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"), check=True)
+    assert not failed and result["changed"] and result["previous"] == "app_blue", out
+    assert serving() <= set(blue) and open(node["map"]).read() == "active app_blue\n"
+
+    with Load([node["url"]], threads=4) as load:
+        time.sleep(0.3)
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"), diff=True)
+        assert not failed and result["changed"] and result["previous"] == "app_blue" and result["active"] == "app_green", out
+        time.sleep(0.5)
+        assert serving() <= set(green)
+        back, failed, out = run_module("lb_pool_flip", dict(args, pool=result["previous"]))
+        assert not failed and back["previous"] == "app_green", out
+        time.sleep(0.5)
+        assert serving() <= set(blue)
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
+        assert not failed and result["changed"], out
+        time.sleep(0.3)
+    assert load.ok > 30 and not load.errors, (load.statuses, load.errors[:5])
+    assert {b.split(" on ")[-1].strip() for b in load.bodies} == set(blue) | set(green)
+
+    again, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
+    assert not failed and not again["changed"] and again["previous"] == "app_green", out
+    assert open(node["map"]).read() == "active app_green\n"
+    fleet.lb_reload_node(node["name"], save_state=False)
+    assert "active app_green" in fleetlib.haproxy_command(node["socket"], f"show map {node['map']}")
+    assert serving() <= set(green)
+
+    result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_red"))
+    assert failed and "app_red" in result["msg"]
+    result, failed, out = run_module("lb_pool_flip", {"socket": node["socket"], "map": node["map"], "key": "active", "pool": "app_red"})
+    assert failed and "unknown backend 'app_red'" in result["msg"]
+    assert open(node["map"]).read() == "active app_green\n" and serving() <= set(green)
+
+
+# -- nginx ------------------------------------------------------------------------------------------------
+
+def test_nginx_drain_ready_and_failed_validation(apps, extra_lb):
+    fleet = apps
+    region = biggest_region(fleet)
+    lb = extra_lb("lbngx", region, kind="nginx")
+    node = lb["nodes"][0]
+    hosts = [h.name for h in fleet.hosts_in(region)]
+    base = {"lb_type": "nginx", "nginx_upstream_file": node["upstream_file"], "nginx_config": node["config"],
+            "nginx_pid_file": node["pidfile"], "drain_timeout": 30}
+    wait_for(lambda: fleetlib.http_get(node["url"], timeout=5)[0] == 200, what="nginx answering")
+
+    # A slow request in flight on the member we drain: the module waits for it, nginx never cuts it.
+    slows = [SlowRequest(node["url"], seconds=8) for dummy in hosts]
+    for slow in slows:
+        slow.start()
+    time.sleep(0.3)
+    result, failed, out = run_module("lb_pool", dict(base, members=[{"server": hosts[0], "state": "drain"}]), diff=True)
+    assert not failed and result["changed"] and result["reloaded"], out
+    assert result["drain"]["waited"] >= 1.0, result
+    for slow in slows:
+        slow.join()
+        assert slow.status == 200, slow.body
+    assert "state=drain" in open(node["upstream_file"]).read()
+    result, failed, out = run_module("lb_pool", dict(base, members=[{"server": hosts[0], "state": "drain"}]))
+    assert not failed and not result["changed"], out
+    result, failed, out = run_module("lb_pool", dict(base, members=[{"server": hosts[0], "state": "ready"}]), check=True)
+    assert not failed and result["changed"] and "state=drain" in open(node["upstream_file"]).read(), out
+
+    with Load([node["url"]], threads=4) as load:
+        time.sleep(0.3)
+        for name in hosts:
+            for state in ("drain", "ready"):
+                result, failed, out = run_module("lb_pool", dict(base, members=[{"server": name, "state": state}]))
+                assert not failed, out
+        time.sleep(0.3)
+    assert load.ok > 30 and not load.errors, (load.statuses, load.errors[:5])
+
+    # A member nginx rejects: validation fails, the previous file is restored, nginx keeps serving.
+    before = open(node["upstream_file"]).read()
+    result, failed, out = run_module("lb_pool", dict(base, members=[{"server": "bad", "address": "127.0.0.1:99999"}]))
+    assert failed and "nginx -t" in result["msg"] and "restored" in result["msg"], out
+    assert open(node["upstream_file"]).read() == before
+    assert fleetlib.http_get(node["url"], timeout=5)[0] == 200
+    result, failed, out = run_module("lb_pool", dict(base, members=[{"server": "new-one", "state": "ready"}]))
+    assert failed and "give its address" in result["msg"]
