@@ -17,36 +17,44 @@ show_releases() {
   python - "$state/fleet.json" <<'PY'
 import json, sys, urllib.request
 fleet = json.load(open(sys.argv[1]))
-print("%-6s %-4s %-12s %s" % ("host", "reg", "address", "release (from GET /health)"))
+print("%-6s %-4s %-12s %-8s %s" % ("host", "reg", "address", "release", "greeting from its /etc/fleetapp config (GET /health)"))
 for host in fleet["hosts"]:
     try:
         with urllib.request.urlopen("http://%s:8000/health" % host["address"], timeout=5) as answer:
-            release = json.load(answer)["release"]
+            answer = json.load(answer)
+        release, greeting = answer["release"], answer["config"].get("greeting", "-")
     except Exception as exc:  # the demo shows what it sees, even a dead app
-        release = "unreachable (%s)" % exc
-    print("%-6s %-4s %-12s %s" % (host["name"], host["region"], host["address"], release))
+        release, greeting = "unreachable", str(exc)
+    print("%-6s %-4s %-12s %-8s %s" % (host["name"], host["region"], host["address"], release, greeting))
 PY
 }
 
 step "Bringing up a 6-host fleet (us, eu, ap): one sshd per host in its own mount namespace, one HAProxy per region"
 python tests/fleet/fleetctl.py up 6
 
-step "Building two demo releases"
+step "Building two demo releases, each with its own configuration (templates rendered per host)"
 for id in demo-1 demo-2; do
   python tests/fleet/build_release.py --id "$id" --out "$out/$id.tar.gz"
+  mkdir -p "$out/$id"
+  printf 'listen = {{ ansible_host }}:8000\ngreeting = configured for %s in {{ fleet_region }}\n' "$id" > "$out/$id/app.conf.j2"
+  cat > "$out/$id/vars.json" <<EOT
+{"fleet_config_paths": ["/etc/fleetapp/conf.d"],
+ "fleet_config_templates": [{"src": "$out/$id/app.conf.j2", "dest": "/etc/fleetapp/app.conf"}]}
+EOT
 done
 
 for id in demo-1 demo-2; do
-  step "Deploying $id to every host (ansible-playbook playbooks/deploy.yml)"
+  step "Deploying $id with its configuration to every host (ansible-playbook playbooks/deploy.yml)"
   ansible-playbook -i "$inventory" playbooks/deploy.yml -e fleet_release="$id" -e fleet_artifact="$out/$id.tar.gz" \
-    -e fleet_artifact_sha256="$(sha256sum "$out/$id.tar.gz" | cut -d' ' -f1)"
+    -e fleet_artifact_sha256="$(sha256sum "$out/$id.tar.gz" | cut -d' ' -f1)" -e "@$out/$id/vars.json"
 done
 
 step "Every host now runs:"
 show_releases
 
-step "demo-2 is bad: rolling back (ansible-playbook playbooks/rollback.yml)"
-ansible-playbook -i "$inventory" playbooks/rollback.yml -e fleet_reason="demo: demo-2 rolled back"
+step "demo-2 is bad: rolling back code and configuration (ansible-playbook playbooks/rollback.yml)"
+ansible-playbook -i "$inventory" playbooks/rollback.yml -e fleet_reason="demo: demo-2 rolled back" \
+  -e '{"fleet_config_paths": ["/etc/fleetapp/conf.d"]}'
 
 step "After the rollback every host runs:"
 show_releases

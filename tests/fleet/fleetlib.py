@@ -604,6 +604,7 @@ def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str,
             "fleet_lb_type": "haproxy",
             "fleet_lb_host": "localhost",
             "fleet_lb_socket": str(paths.lb_socket(region)),
+            "fleet_lb_state_file": str(paths.lb_server_state(region)),
             "fleet_lb_backend": LB_BACKEND,
             "fleet_lb_url": f"http://{lb_address(lb_address_base, region)}:{LB_PORT}/",
         }
