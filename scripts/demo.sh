@@ -34,7 +34,9 @@ python tests/fleet/fleetctl.py up 6
 
 step "Building two demo releases, each with its own configuration (templates rendered per host)"
 for id in demo-1 demo-2; do
-  python tests/fleet/build_release.py --id "$id" --out "$out/$id.tar.gz"
+  # demo-2 is a bad release: its own behaviour.json makes it fail 10% of requests (its /health stays green).
+  behaviour=(); [ "$id" = demo-2 ] && behaviour=(--behaviour error_rate=0.1)
+  python tests/fleet/build_release.py --id "$id" --out "$out/$id.tar.gz" "${behaviour[@]}"
   mkdir -p "$out/$id"
   printf 'listen = {{ ansible_host }}:8000\ngreeting = configured for %s in {{ fleet_region }}\n' "$id" > "$out/$id/app.conf.j2"
   cat > "$out/$id/vars.json" <<EOT
@@ -51,6 +53,14 @@ done
 
 step "Every host now runs:"
 show_releases
+
+step "Error-rate gate through the us load balancer (fleetops.release.traffic_gate: fail above 5% for 3 s)"
+gate='{"url": "http://127.0.2.1:8080/", "rate": 20, "duration": 8, "window": 3, "sustained_for": 3, "max_error_rate": 0.05}'
+if ansible localhost -i "$inventory" -m fleetops.release.traffic_gate -a "$gate"; then
+  echo "the gate passed (unexpected for demo-2)"
+else
+  echo "the gate caught demo-2"
+fi
 
 step "demo-2 is bad: rolling back code and configuration (ansible-playbook playbooks/rollback.yml)"
 ansible-playbook -i "$inventory" playbooks/rollback.yml -e fleet_reason="demo: demo-2 rolled back" \

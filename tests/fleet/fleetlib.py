@@ -1378,6 +1378,11 @@ class Fleet:
         full_env.update(env or {})
         return subprocess.run(cmd, cwd=str(REPO_ROOT), env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
 
+    def ansible_module(self, pattern: str, module: str, args=None, *extra_args, check=False, diff=False, env=None,
+                       timeout=300) -> tuple[dict, subprocess.CompletedProcess]:
+        """Run one module on ``pattern`` of this fleet with the ``ansible`` CLI; see run_ansible_module."""
+        return run_ansible_module(pattern, module, args, self.inventory, *extra_args, check=check, diff=diff, env=env, timeout=timeout)
+
     # releases
     def build_release(self, release_id: str, pad_bytes: int = 0, **behaviour) -> tuple[Path, str]:
         """Build <release_dir>/<id>.tar.gz with build_release.py; return (path, sha256)."""
@@ -1385,3 +1390,36 @@ class Fleet:
         out = self.release_dir / f"{release_id}.tar.gz"
         digest = build_release.build(release_id, out, behaviour=behaviour or None, pad_bytes=pad_bytes)
         return out, digest
+
+
+MODULE_RESULT = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
+
+
+def run_ansible_module(pattern: str, module: str, args, inventory, *extra_args, check=False, diff=False, env=None,
+                       timeout=300) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run one module with the ``ansible`` CLI (the venv's, from the repo root); returns ({host: result}, process).
+
+    The minimal callback prints "<host> | <STATUS> => {json}" per host; each result gets ``failed`` from that status
+    (FAILED or UNREACHABLE). Raises FleetError when ansible printed no result at all.
+    """
+    bin_dir = Path(sys.executable).parent
+    cmd = [str(bin_dir / "ansible"), pattern, "-i", str(inventory), "-m", module, "-a", json.dumps(args or {})]
+    cmd += [str(arg) for arg in extra_args]
+    cmd += ["--check"] if check else []
+    cmd += ["--diff"] if diff else []
+    full_env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+                    ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"))
+    full_env["PATH"] = f"{bin_dir}{os.pathsep}{full_env.get('PATH', '')}"
+    full_env.update(env or {})
+    proc = subprocess.run(cmd, cwd=str(REPO_ROOT), env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    results = {}
+    headers = list(MODULE_RESULT.finditer(proc.stdout))
+    for index, header in enumerate(headers):
+        end = headers[index + 1].start() if index + 1 < len(headers) else len(proc.stdout)
+        # With --diff the callback prints the diff after the JSON: decode the JSON only.
+        result = json.JSONDecoder().raw_decode(proc.stdout[header.end() - 1:end])[0]
+        result["failed"] = header.group(2) in ("FAILED", "UNREACHABLE")
+        results[header.group(1)] = result
+    if not results:
+        raise FleetError(f"no result from ansible {module} on {pattern}:\n{proc.stdout}\n{proc.stderr}")
+    return results, proc

@@ -18,8 +18,6 @@ import pwd
 import re
 import shutil
 import stat
-import subprocess
-import sys
 import urllib.request
 
 import pytest
@@ -36,28 +34,13 @@ SECRET_T = "token=templated-secret-9001"
 SAVED = ".saved-by-test-config-snapshot"
 OUTPUTS = []  # every ansible output of this module: secrets must never appear in any of it
 
-RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
-
 
 def adhoc(fleet, hosts, module, args, check=False, diff=False, extra=()):
     """Run one module on ``hosts`` over SSH; returns {host: result}."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), ",".join(hosts), "-i", str(fleet.inventory),
-               "-m", module, "-a", json.dumps(args)] + list(extra)
-    command += ["--check"] if check else []
-    command += ["--diff"] if diff else []
-    environ = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    proc = subprocess.run(command, cwd=REPO, env=environ, capture_output=True, text=True, check=False)
+    results, proc = fleet.ansible_module(",".join(hosts), module, args, *extra, check=check, diff=diff)
     OUTPUTS.append(proc.stdout + proc.stderr)
-    results = {}
-    headers = list(RESULT_HEADER.finditer(proc.stdout))
-    for index, header in enumerate(headers):
-        end = headers[index + 1].start() if index + 1 < len(headers) else len(proc.stdout)
-        # With --diff the minimal callback prints the diff after the JSON: decode the JSON only.
-        result = json.JSONDecoder().raw_decode(proc.stdout[header.end() - 1:end])[0]
-        result["failed"] = header.group(2) in ("FAILED", "UNREACHABLE")
+    for result in results.values():
         result["stderr_of_run"] = proc.stderr
-        results[header.group(1)] = result
     assert set(results) == set(hosts), "no result from ansible:\n%s\n%s" % (proc.stdout, proc.stderr)
     return results
 

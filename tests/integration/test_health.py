@@ -11,13 +11,10 @@ under /srv/app; what was there before (current link, state, history) is put back
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -42,26 +39,9 @@ PROMETHEUS_ADDRESS = os.environ.get("FLEET_PROMETHEUS_ADDRESS", "127.0.33.1")
 
 # -- helpers ------------------------------------------------------------------------------------------
 
-RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
-
-
 def adhoc(fleet, pattern, module, args, extra=()):
     """Run one module (here: an action plugin) for ``pattern``; returns ({host: result}, output)."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), pattern, "-i", str(fleet.inventory),
-               "-m", module, "-a", json.dumps(args), *extra]
-    environ = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    proc = subprocess.run(command, cwd=REPO, env=environ, capture_output=True, text=True, check=False, timeout=300)
-    results = {}
-    # The minimal callback prints "<host> | <STATUS> => {json}" per host.
-    headers = list(RESULT_HEADER.finditer(proc.stdout))
-    for index, header in enumerate(headers):
-        end = headers[index + 1].start() if index + 1 < len(headers) else len(proc.stdout)
-        result = json.loads(proc.stdout[header.end() - 1:end])
-        result["failed"] = header.group(2) in ("FAILED", "UNREACHABLE")
-        results[header.group(1)] = result
-    if not results:
-        raise AssertionError("no result from ansible:\n%s\n%s" % (proc.stdout, proc.stderr))
+    results, proc = fleet.ansible_module(pattern, module, args, *extra)
     return results, proc.stdout + proc.stderr
 
 

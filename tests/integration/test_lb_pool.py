@@ -11,10 +11,7 @@ started from /srv/lbtest (and stopped again) when a host runs none.
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
 import sys
 import threading
 import time
@@ -28,27 +25,16 @@ pytestmark = pytest.mark.fleet
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 APP_SOURCE = os.path.join(REPO, "tests", "fleet", "app.py")
 LBTEST = "/srv/lbtest"
-RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
-
 
 # -- helpers ------------------------------------------------------------------------------------------
 
+
 def run_module(module, args, check=False, diff=False):
     """Run one module on localhost (the LB host of the test fleet); returns (result, failed, output)."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-               "-e", "ansible_python_interpreter=" + sys.executable, "-m", f"fleetops.release.{module}", "-a", json.dumps(args)]
-    if check:
-        command.append("--check")
-    if diff:
-        command.append("--diff")
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_LOCALHOST_WARNING="false")
-    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=300)
-    match = RESULT_HEADER.search(proc.stdout)
-    if not match:
-        raise AssertionError(f"no result from ansible:\n{proc.stdout}\n{proc.stderr}")
-    result = json.loads(proc.stdout[match.end() - 1:])
-    return result, match.group(2) in ("FAILED", "UNREACHABLE"), proc.stdout + proc.stderr
+    results, proc = fleetlib.run_ansible_module(
+        "localhost", f"fleetops.release.{module}", args, "localhost,", "-c", "local", "-e", "ansible_python_interpreter=" + sys.executable,
+        check=check, diff=diff, env={"ANSIBLE_LOCALHOST_WARNING": "false"})
+    return results["localhost"], results["localhost"]["failed"], proc.stdout + proc.stderr
 
 
 def wait_for(predicate, timeout=15.0, what="condition"):

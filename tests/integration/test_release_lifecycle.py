@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import urllib.request
 
@@ -28,30 +27,9 @@ ROLLBACK = os.path.join(REPO, "playbooks", "rollback.yml")
 
 # -- helpers ------------------------------------------------------------------------------------------
 
-RESULT_HEADER = re.compile(r"^(\S+) \| ([A-Z]+)!? => \{$", re.M)
-
-
 def adhoc(fleet, pattern, module, args=None, check=False, extra=(), env=None):
     """Run one module on ``pattern`` over SSH; returns ({host: result}, CompletedProcess)."""
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible"), pattern, "-i", str(fleet.inventory),
-               "-m", module, "-a", json.dumps(args or {})] + list(extra)
-    if check:
-        command.append("--check")
-    environ = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.minimal", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-                   ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"))
-    environ.update(env or {})
-    proc = subprocess.run(command, cwd=REPO, env=environ, capture_output=True, text=True, check=False)
-    results = {}
-    # The minimal callback prints "<host> | <STATUS> => {json}" per host.
-    headers = list(RESULT_HEADER.finditer(proc.stdout))
-    for index, header in enumerate(headers):
-        end = headers[index + 1].start() if index + 1 < len(headers) else len(proc.stdout)
-        result = json.loads(proc.stdout[header.end() - 1:end])
-        result["failed"] = header.group(2) in ("FAILED", "UNREACHABLE")
-        results[header.group(1)] = result
-    if not results:
-        raise AssertionError("no result from ansible:\n%s\n%s" % (proc.stdout, proc.stderr))
-    return results, proc
+    return fleet.ansible_module(pattern, module, args, *extra, check=check, env=env)
 
 
 def play(fleet, playbook, **kwargs):
