@@ -988,26 +988,10 @@ class FleetController:
 
     # ---------------------------------------------------------------------------------------- lb-reload
     def lb_reload(self, region: str, timeout: float = 15.0) -> None:
-        """Save the server states, reload HAProxy (USR2 to the master) and wait for the new worker's socket."""
-        paths = self.paths
-        if region not in REGIONS or not paths.lb_config(region).exists():
-            raise FleetError(f"no load balancer for region {region!r} in {paths.state_dir}")
-        master = self._verified_pid(paths.lb_pidfile(region), str(paths.lb_config(region)))
-        if not master:
-            raise FleetError(f"haproxy of region {region} is not running (pidfile {paths.lb_pidfile(region)})")
-        sock = paths.lb_socket(region)
-        old_worker = haproxy_worker_pid(sock)
-        _write(paths.lb_server_state(region), haproxy_command(sock, "show servers state"), mode=0o600)
-        os.kill(master, signal.SIGUSR2)
-        deadline = time.monotonic() + timeout
-        while True:
-            worker = haproxy_worker_pid(sock, timeout=1.0)
-            if worker and worker != old_worker:
-                break
-            if time.monotonic() > deadline:
-                raise FleetError(f"haproxy of region {region} did not come back within {timeout:.0f} s after the reload")
-            time.sleep(0.05)
-        self.say(f"lb {region} reloaded: worker {old_worker} -> {worker}")
+        """Save the server states, reload a region's HAProxy (USR2 to the master) and wait for the new worker's socket."""
+        if region not in REGIONS or not self.paths.lb_config(region).exists():
+            raise FleetError(f"no load balancer for region {region!r} in {self.paths.state_dir}")
+        self.lb_reload_node(region, save_state=True, timeout=timeout)
 
     # ---------------------------------------------------------------------------------------- lb-reload-node
     def lb_reload_node(self, node: str, save_state: bool = True, timeout: float = 15.0) -> None:
