@@ -238,7 +238,10 @@ def test_lock_contention(fleet, releases):
         assert again[host]["failed"] and "alice@elsewhere run 1" in again[host]["msg"] and "hotfix" in again[host]["msg"]
         before = currents(fleet)
         proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v1"})
-        assert proc.returncode != 0 and "locked by another run" in out and "alice@elsewhere run 1" in out
+        assert proc.returncode != 0 and "Rollback refused" in out and "locked by another run" in out and "alice@elsewhere run 1" in out
+        assert currents(fleet) == before
+        proc, out = deploy(fleet, releases, "v3")
+        assert proc.returncode != 0 and "Deploy refused" in out and "locked by another run" in out and "alice@elsewhere run 1" in out
         assert currents(fleet) == before
     finally:
         adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "alice@elsewhere run 1", "state": "absent"})
