@@ -30,7 +30,7 @@ exit "$$rc"
 endef
 
 .PHONY: help deps unit sanity lint changelog build build-test test-fast test-fleet test demo \
-	fleet-up fleet-down clean distclean
+	fleet-up fleet-down clean distclean bench
 
 help:
 	@echo "make deps        install system packages and .venv (scripts/bootstrap.sh), link build/collections"
@@ -41,10 +41,12 @@ help:
 	@echo "make build-test  build + install the tarball, ansible-doc every module"
 	@echo "make test-fast   unit + changelog + build-test + lint + sanity"
 	@echo "make test-fleet  integration tests against the test fleet (pytest -m fleet)"
+	@echo "make molecule    molecule scenarios deploy and rollback (extensions/molecule) against the test fleet"
 	@echo "make test        deps, then test-fast, then test-fleet (what CI runs)"
 	@echo "make demo        deps, then scripts/demo.sh"
 	@echo "make fleet-up / fleet-down   start / stop the $(FLEET_SIZE)-host test fleet"
 	@echo "make build       ansible-galaxy collection build into dist/"
+	@echo "make bench       wall times of rollback vs a plain symlink flip and of a 1 MB deploy, 12 and 48 hosts (bench/run.py; BENCH_ARGS=...)"
 	@echo "make clean       remove build output (keeps .venv; distclean removes it too)"
 
 deps:
@@ -82,6 +84,12 @@ test-fast:
 test-fleet:
 	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v)
 
+# The molecule scenarios through their pytest wrapper, whose session fixture brings the test fleet up and down
+# (make test-fleet runs them too).
+.PHONY: molecule
+molecule:
+	@$(call pytest_must_run,molecule,-m fleet tests/integration/test_molecule.py --timeout $(FLEET_TIMEOUT) -v)
+
 test:
 	$(MAKE) --no-print-directory deps
 	@failed=""; \
@@ -104,6 +112,11 @@ fleet-down:
 build:
 	mkdir -p dist
 	$(BIN)/ansible-galaxy collection build --force --output-path dist
+
+# Not a test: prints figures (bench/README.md). Brings up its own fleet in /var/tmp/fleet-bench on 127.0.21/127.0.22.
+BENCH_ARGS ?=
+bench:
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist tests/output .pytest_cache .cache .hypothesis

@@ -34,8 +34,8 @@ python tests/fleet/fleetctl.py up 6
 
 step "Building two demo releases, each with its own configuration (templates rendered per host)"
 for id in demo-1 demo-2; do
-  # demo-2 is a bad release: its own behaviour.json makes it fail 10% of requests (its /health stays green).
-  behaviour=(); [ "$id" = demo-2 ] && behaviour=(--behaviour error_rate=0.1)
+  # demo-2 is a bad release: its own behaviour.json makes it fail 30% of requests (its /health stays green).
+  behaviour=(); [ "$id" = demo-2 ] && behaviour=(--behaviour error_rate=0.3)
   python tests/fleet/build_release.py --id "$id" --out "$out/$id.tar.gz" "${behaviour[@]}"
   mkdir -p "$out/$id"
   printf 'listen = {{ ansible_host }}:8000\ngreeting = configured for %s in {{ fleet_region }}\n' "$id" > "$out/$id/app.conf.j2"
@@ -45,11 +45,26 @@ for id in demo-1 demo-2; do
 EOT
 done
 
-for id in demo-1 demo-2; do
-  step "Deploying $id with its configuration to every host (ansible-playbook playbooks/deploy.yml)"
+deploy() {  # deploy <id> [extra ansible-playbook arguments]
+  local id=$1; shift
   ansible-playbook -i "$inventory" playbooks/deploy.yml -e fleet_release="$id" -e fleet_artifact="$out/$id.tar.gz" \
-    -e fleet_artifact_sha256="$(sha256sum "$out/$id.tar.gz" | cut -d' ' -f1)" -e "@$out/$id/vars.json"
-done
+    -e fleet_artifact_sha256="$(sha256sum "$out/$id.tar.gz" | cut -d' ' -f1)" -e "@$out/$id/vars.json" "$@"
+}
+
+step "Deploying demo-1 with its configuration in waves: one canary per region, then 50%, then 100%"
+deploy demo-1
+
+step "Deploying demo-2 with an error-rate gate through each region's LB after each wave (fail above 5% for 3 s)"
+gate_vars='{"fleet_traffic_gate": {"rate": 20, "duration": 8, "window": 3, "sustained_for": 3, "max_error_rate": 0.05}}'
+if deploy demo-2 -e "$gate_vars"; then
+  echo "the deploy passed its gates (unexpected for demo-2)"
+else
+  echo "the gate caught demo-2 at the canary wave; every host it touched was put back on demo-1"
+fi
+show_releases
+
+step "Deploying demo-2 again, without the gate"
+deploy demo-2
 
 step "Every host now runs:"
 show_releases

@@ -51,6 +51,14 @@ options:
       - The variable holding the region when O(regions) maps hosts to their variables.
     type: str
     default: fleet_region
+  members:
+    description:
+      - All members of the regions, usually C(groups['fleet']), including hosts that are not planned (outside a
+        C(--limit), or already on the target). They stay in rotation, so O(min_healthy) is measured against the whole
+        region, while O(waves) shares apply to the planned hosts. Every member needs a region in O(regions).
+      - Without it, a region is only its planned hosts.
+    type: list
+    elements: str
   waves:
     description:
       - Cumulative share of each region that is switched after each wave. Each entry is a number of hosts (V(2)) or
@@ -245,7 +253,8 @@ def _region_of(host, regions, region_var):
     return value
 
 
-def wave_plan(hosts, regions, waves=None, mode=None, region_order=None, min_healthy=None, region_var="fleet_region"):
+def wave_plan(hosts, regions, waves=None, mode=None, region_order=None, min_healthy=None, region_var="fleet_region",
+              members=None):
     """Group ``hosts`` by region (in their order) and plan the waves (see plan_waves)."""
     if isinstance(hosts, (str, bytes, Mapping)) or not isinstance(hosts, (list, tuple)):
         raise AnsibleFilterError("wave_plan: the input must be a list of hosts (such as ansible_play_hosts), got %r"
@@ -264,9 +273,17 @@ def wave_plan(hosts, regions, waves=None, mode=None, region_order=None, min_heal
             raise AnsibleFilterError("wave_plan: host %r is listed twice in the input" % (host,))
         seen.add(host)
         by_region.setdefault(_region_of(host, regions, region_var), []).append(host)
+    sizes = None
+    if members is not None:
+        if isinstance(members, (str, bytes, Mapping)) or not isinstance(members, (list, tuple)):
+            raise AnsibleFilterError("wave_plan: members must be a list of hosts (such as groups['fleet']), got %r" % (members,))
+        sizes = {}
+        for host in set(members) | seen:
+            region = _region_of(host, regions, region_var)
+            sizes[region] = sizes.get(region, 0) + 1
     try:
         return plan_waves(by_region, waves=DEFAULT_WAVES if waves is None else waves, mode=mode,
-                          region_order=region_order, min_healthy=min_healthy)
+                          region_order=region_order, min_healthy=min_healthy, region_sizes=sizes)
     except FleetError as exc:
         raise AnsibleFilterError("wave_plan: %s" % (exc,))
 

@@ -151,7 +151,23 @@ def _parse_min_healthy(value, what):
     return kind, amount
 
 
-def resolve_min_healthy(regions, min_healthy):
+def resolve_sizes(regions, region_sizes):
+    """``{region: members}``: the region's whole membership (hosts outside the plan serve too), at least its planned hosts."""
+    if region_sizes is None:
+        return {region: len(hosts) for region, hosts in regions.items()}
+    if not isinstance(region_sizes, Mapping):
+        raise WavePlanError("region_sizes must map region names to their number of members, got %r" % (region_sizes,))
+    sizes = {}
+    for region, hosts in regions.items():
+        size = region_sizes.get(region, len(hosts))
+        if not _is_int(size) or size < len(hosts):
+            raise WavePlanError("region_sizes gives region %r %r member(s), but %d of its hosts are planned"
+                                % (region, size, len(hosts)))
+        sizes[region] = size
+    return sizes
+
+
+def resolve_min_healthy(regions, min_healthy, sizes=None):
     """Return ``{region: hosts that must stay in rotation}``; refuse a region that cannot drain one host."""
     if min_healthy is None:
         min_healthy = DEFAULT_MIN_HEALTHY
@@ -167,7 +183,7 @@ def resolve_min_healthy(regions, min_healthy):
     resolved = {}
     for region, value in per_region.items():
         share = _parse_min_healthy(value, "min_healthy for region %r" % (region,))
-        size = len(regions[region])
+        size = sizes[region] if sizes else len(regions[region])
         resolved[region] = resolve_share(share, size)
         if resolved[region] >= size:
             raise WavePlanError(
@@ -193,17 +209,17 @@ def _chunks(hosts, capacity):
     return chunks
 
 
-def _wave(spec, new_hosts, switched, regions, ordered, min_healthy):
+def _wave(spec, new_hosts, switched, sizes, ordered, min_healthy):
     """One wave from ``{region: hosts it brings}`` (only non-empty regions), split to keep min_healthy."""
     touched = [region for region in ordered if new_hosts.get(region)]
     per_region = {
-        region: _chunks(new_hosts[region], len(regions[region]) - min_healthy[region]) for region in touched
+        region: _chunks(new_hosts[region], sizes[region] - min_healthy[region]) for region in touched
     }
     batches = []
     count = max(len(chunks) for chunks in per_region.values())
     for index in range(count):
         by_region = {region: per_region[region][index] for region in touched if index < len(per_region[region])}
-        in_rotation = {region: len(regions[region]) - len(hosts) for region, hosts in by_region.items()}
+        in_rotation = {region: sizes[region] - len(hosts) for region, hosts in by_region.items()}
         outage_regions = [region for region, serving in in_rotation.items() if serving == 0]
         batches.append({
             "index": index + 1,
@@ -220,14 +236,19 @@ def _wave(spec, new_hosts, switched, regions, ordered, min_healthy):
         "hosts": [host for batch in batches for host in batch["hosts"]],
         "counts": {region: len(new_hosts[region]) for region in touched},
         "switched": dict(switched),
-        "sizes": {region: len(regions[region]) for region in ordered},
+        "sizes": {region: sizes[region] for region in ordered},
         "min_healthy": {region: min_healthy[region] for region in ordered},
         "batches": batches,
     }
 
 
-def plan_waves(hosts_by_region, waves=DEFAULT_WAVES, mode="lockstep", region_order=None, min_healthy=None):
+def plan_waves(hosts_by_region, waves=DEFAULT_WAVES, mode="lockstep", region_order=None, min_healthy=None,
+               region_sizes=None):
     """Plan the waves of a release over ``{region: [hosts in inventory order]}``.
+
+    ``region_sizes`` (``{region: members}``) counts members of a region that are not planned (outside a --limit, or
+    already on the target): they stay in rotation, so min_healthy is measured against the whole region while the
+    wave shares apply to the planned hosts.
 
     Return a list of waves. Each wave is a dict with ``index``/``total`` (1-based), ``mode``, ``spec`` (the entry of
     ``waves`` it comes from), ``regions`` (touched, in order), ``hosts`` (in batch order), ``counts`` (hosts it
@@ -245,7 +266,8 @@ def plan_waves(hosts_by_region, waves=DEFAULT_WAVES, mode="lockstep", region_ord
     spec = list(DEFAULT_WAVES if waves is None else waves)
     regions = normalize_regions(hosts_by_region)
     ordered = order_regions(regions, region_order)
-    floors = resolve_min_healthy(regions, min_healthy)
+    sizes = resolve_sizes(regions, region_sizes)
+    floors = resolve_min_healthy(regions, min_healthy, sizes)
 
     # A count and a percentage cannot be ordered without the region's size: a share already reached by an
     # earlier wave brings nobody (wave k brings each region *up to* its share), it never goes back.
@@ -271,7 +293,7 @@ def plan_waves(hosts_by_region, waves=DEFAULT_WAVES, mode="lockstep", region_ord
                 new_hosts[region] = regions[region][switched[region]:targets[region][index]]
                 switched[region] = targets[region][index]
             if any(new_hosts.values()):
-                plan.append(_wave(spec[index], new_hosts, switched, regions, ordered, floors))
+                plan.append(_wave(spec[index], new_hosts, switched, sizes, ordered, floors))
 
     # Positions last, once the number of waves and steps is known; they lead each dict for readable output.
     steps = sum(len(wave["batches"]) for wave in plan)

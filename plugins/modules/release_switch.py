@@ -133,6 +133,7 @@ restart:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetops.release.plugins.module_utils._activate import restart_environment
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -168,12 +169,7 @@ def main():
         before = store.current()
 
         def restart():
-            env = {
-                "FLEET_RUN_ID": params["run_id"] or "",
-                "FLEET_RELEASE": release_id,
-                "FLEET_PREVIOUS_RELEASE": before or "",
-                "FLEET_APP_ROOT": store.root,
-            }
+            env = restart_environment(params["run_id"], release_id, before, store.root)
             rc, out, err = module.run_command(params["restart_command"], use_unsafe_shell=True, environ_update=env)
             restart_result.update(rc=rc, stdout=out, stderr=err)
             if rc != 0:

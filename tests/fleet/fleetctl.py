@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Command line of the local test fleet (see fleetlib.py).  Needs root.
 
-    python3 tests/fleet/fleetctl.py up N [--ssh-port 22] [--address-base 127.0.1] [--lb-address-base 127.0.2]
+    python3 tests/fleet/fleetctl.py up N [--ssh-port 22] [--address-base 127.0.1] [--lb-address-base 127.0.2] [--blue-green]
     python3 tests/fleet/fleetctl.py down
     python3 tests/fleet/fleetctl.py status
     python3 tests/fleet/fleetctl.py lb-reload REGION [--no-save-state]   (REGION may also be an extra node such as us-bg.1)
@@ -12,6 +12,11 @@
 The state directory comes from FLEET_STATE_DIR (default /var/tmp/fleetops-fleet) or --state-dir.  A second
 fleet can run beside the first with its own state directory, ssh port and address bases, for example
 ``FLEET_STATE_DIR=/var/tmp/fleet2 fleetctl.py up 2 --ssh-port 2222 --address-base 127.0.3 --lb-address-base 127.0.4``.
+
+With ``--blue-green`` each region's HAProxy (same address, socket and server-state file) has two backends, app_blue
+(the region's 1st, 3rd, ... host) and app_green (2nd, 4th, ...), picked through the map file haproxy/<region>/active.map
+(key ``active``, initially app_blue); fleetops.release.lb_pool_flip flips it.  The inventory then has fleet_strategy:
+blue_green, per region fleet_lb_map, fleet_lb_map_key and fleet_lb_pools, per host fleet_pool and fleet_lb_backend.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ def main(argv=None) -> int:
     up.add_argument("--address-base", default=fleetlib.DEFAULT_ADDRESS_BASE, help="host K gets BASE.K (default %(default)s)")
     up.add_argument("--lb-address-base", default=fleetlib.DEFAULT_LB_ADDRESS_BASE,
                     help="the HAProxy of region R (us=1, eu=2, ap=3) listens on BASE.R:8080 (default %(default)s)")
+    up.add_argument("--blue-green", action="store_true",
+                    help="each region's HAProxy gets two pools (app_blue, app_green) chosen through a map (initially app_blue)")
     commands.add_parser("down", help="stop everything of the fleet and remove its state")
     commands.add_parser("status", help="show what runs (exit 0 all up, 1 something down, 3 no fleet)")
     reload_parser = commands.add_parser("lb-reload", help="save server states and reload the HAProxy of a region")
@@ -52,7 +59,8 @@ def main(argv=None) -> int:
     controller = fleetlib.FleetController(args.state_dir)
     try:
         if args.command == "up":
-            controller.up(args.count, ssh_port=args.ssh_port, address_base=args.address_base, lb_address_base=args.lb_address_base)
+            controller.up(args.count, ssh_port=args.ssh_port, address_base=args.address_base, lb_address_base=args.lb_address_base,
+                          blue_green=args.blue_green)
         elif args.command == "down":
             controller.down()
         elif args.command == "status":

@@ -8,7 +8,8 @@ mount namespace where ``<state>/hosts/<name>/srv`` is bind-mounted on ``/srv`` a
 whole of 127.0.0.0/8 is already routed to ``lo`` on Linux.  The mounts exist only in the private
 namespaces, which vanish with their last process.
 
-Each region has one HAProxy (master-worker) on 127.0.2.R:8080 with an admin runtime socket.  Opt-in extra load
+Each region has one HAProxy (master-worker) on 127.0.2.R:8080 with an admin runtime socket; with ``up --blue-green``
+it has two pools (app_blue, app_green) picked through a map file instead of one backend ``app``.  Opt-in extra load
 balancers for a region (``lb-add``: an HA pair of HAProxies, a blue/green HAProxy with two pools and a map, or an nginx)
 listen on <lb base>.20 and up, beside the region's own one.
 
@@ -319,6 +320,15 @@ def haproxy_worker_pid(socket_path, timeout: float = 2.0) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def active_pool(socket_path, map_file: str, key: str = BLUE_GREEN_MAP_KEY) -> str | None:
+    """The backend a blue/green HAProxy sends new requests to: the value of ``key`` in its runtime map (None if absent)."""
+    for line in haproxy_command(socket_path, f"show map {map_file}").splitlines():
+        fields = line.split()  # "<id> <key> <value>"
+        if len(fields) == 3 and fields[1] == key:
+            return fields[2]
+    return None
+
+
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, str]:
     """GET a URL directly (no proxy from the environment); return (status, body)."""
     parts = urllib.parse.urlsplit(url)
@@ -347,6 +357,8 @@ _YAML_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
 
 
 def _yaml_scalar(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_scalar(item) for item in value) + "]"  # flow style: lists of plain names only
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -419,6 +431,10 @@ class FleetPaths:
     def lb_server_state(self, region: str) -> Path:
         return self.lb_dir(region) / "server-state"
 
+    def lb_map(self, region: str) -> Path:
+        """The blue/green map file (key ``active`` -> pool) of a region's or an extra node's HAProxy."""
+        return self.lb_dir(region) / "active.map"
+
     # An extra LB node (lb-add) is an HAProxy in haproxy/<name>.<k>/ (so down stops it like a region's) or an nginx in
     # nginx/<name>/.
     def nginx_node_dir(self, name: str) -> Path:
@@ -454,51 +470,28 @@ LogLevel INFO
 """
 
 
-def render_haproxy_config(paths: FleetPaths, region: str, lb_addr: str, hosts: list[Host]) -> str:
-    servers = "\n".join(
-        f"    server {h.name} {h.address}:{APP_PORT} check inter 1s fall 2 rise 1" for h in hosts if h.region == region
-    )
-    return f"""\
-# HAProxy of fleet region {region}; written by tests/fleet/fleetctl.py up, do not edit.
-global
-    stats socket {paths.lb_socket(region)} mode 600 level admin expose-fd listeners
-    stats timeout 2m
-    server-state-file {paths.lb_server_state(region)}
-    maxconn 4096
-
-defaults
-    mode http
-    load-server-state-from-file global
-    option redispatch
-    retries 2
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    timeout http-request 10s
-    timeout queue 10s
-    timeout check 2s
-
-frontend fe_app
-    bind {lb_addr}:{LB_PORT}
-    default_backend {LB_BACKEND}
-
-backend {LB_BACKEND}
-    balance roundrobin
-    option httpchk GET /health
-    http-check expect status 200
-{servers}
-"""
+def haproxy_backends(hosts: list[Host], blue_green: bool = False) -> dict[str, list[Host]]:
+    """The backends of an HAProxy in front of these hosts: ``app`` with all of them, or (blue/green) app_blue with the
+    1st, 3rd, ... host and app_green with the 2nd, 4th, ..."""
+    if blue_green:
+        return {BLUE_GREEN_POOLS[0]: hosts[0::2], BLUE_GREEN_POOLS[1]: hosts[1::2]}
+    return {LB_BACKEND: list(hosts)}
 
 
-def render_extra_haproxy_config(paths: FleetPaths, node: str, lb_addr: str, backends: dict, map_file: str | None = None,
-                                tcp_admin: str | None = None) -> str:
-    """An extra HAProxy node: like a region's, plus an operator-level socket, an optional TCP admin socket and blue/green map."""
+def render_haproxy_config(paths: FleetPaths, node: str, lb_addr: str, backends: dict, map_file: str | None = None, *,
+                          title: str, operator_socket: bool = False, tcp_admin: str | None = None) -> str:
+    """The config of one HAProxy (a region's or an extra node): admin socket, server-state file, one backend per pool.
+
+    With a map file the frontend picks the backend through it (blue/green); extra nodes may add an operator-level socket
+    and a TCP admin socket.
+    """
     lines = [
-        f"# Extra HAProxy {node} of the fleetops test fleet; written by tests/fleet/fleetctl.py lb-add, do not edit.",
+        f"# {title}, do not edit.",
         "global",
         f"    stats socket {paths.lb_socket(node)} mode 600 level admin expose-fd listeners",
-        f"    stats socket {paths.lb_dir(node) / 'operator.sock'} mode 600 level operator",
     ]
+    if operator_socket:
+        lines.append(f"    stats socket {paths.lb_dir(node) / 'operator.sock'} mode 600 level operator")
     if tcp_admin:
         lines.append(f"    stats socket {tcp_admin} level admin")
     lines += [
@@ -567,7 +560,9 @@ http {{
 """
 
 
-def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str, ssh_port: int) -> str:
+def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str, ssh_port: int, blue_green: bool = False) -> str:
+    """The fleet's inventory.  Blue/green adds fleet_strategy, the region's map and pools, and per host its pool
+    (fleet_pool) and backend (fleet_lb_backend, then a host variable instead of a region one)."""
     fleet_vars = {
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(paths.client_key),
@@ -581,6 +576,8 @@ def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str,
         "fleet_restart_command": f"{paths.fleetapp_ctl} restart",
         "fleet_health_url": f"http://{{{{ ansible_host }}}}:{APP_PORT}/health",
     })
+    if blue_green:
+        fleet_vars["fleet_strategy"] = "blue_green"
     lines = [
         "# Inventory of the local fleetops test fleet; written by tests/fleet/fleetctl.py up, do not edit.",
         f"# State directory: {paths.state_dir}",
@@ -608,9 +605,17 @@ def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str,
             "fleet_lb_backend": LB_BACKEND,
             "fleet_lb_url": f"http://{lb_address(lb_address_base, region)}:{LB_PORT}/",
         }
+        pool_of = {h.name: pool for pool, pool_hosts in haproxy_backends(members, blue_green).items() for h in pool_hosts}
+        if blue_green:
+            del region_vars["fleet_lb_backend"]  # each host names its own pool's backend
+            region_vars.update(fleet_lb_map=str(paths.lb_map(region)), fleet_lb_map_key=BLUE_GREEN_MAP_KEY,
+                               fleet_lb_pools=list(BLUE_GREEN_POOLS))
         lines += [f"        {region}:", "          vars:", *_yaml_mapping(region_vars, 12), "          hosts:"]
         for host in members:
-            lines += [f"            {host.name}:", *_yaml_mapping({"ansible_host": host.address, "fleet_lb_server": host.name}, 14)]
+            host_vars = {"ansible_host": host.address, "fleet_lb_server": host.name}
+            if blue_green:
+                host_vars.update(fleet_pool=pool_of[host.name], fleet_lb_backend=pool_of[host.name])
+            lines += [f"            {host.name}:", *_yaml_mapping(host_vars, 14)]
     return "\n".join(lines) + "\n"
 
 
@@ -655,7 +660,9 @@ class FleetController:
 
     # ---------------------------------------------------------------------------------------- up
     def up(self, count: int, ssh_port: int = 22, address_base: str = DEFAULT_ADDRESS_BASE,
-           lb_address_base: str = DEFAULT_LB_ADDRESS_BASE) -> dict:
+           lb_address_base: str = DEFAULT_LB_ADDRESS_BASE, blue_green: bool = False) -> dict:
+        """Start a fleet of ``count`` hosts.  blue_green: each region's HAProxy has two pools, app_blue (the region's 1st,
+        3rd, ... host) and app_green (2nd, 4th, ...), picked through its map file (initially app_blue)."""
         started = time.monotonic()
         hosts = plan_hosts(count, address_base, ssh_port)
         _check_address_base(lb_address_base, "--lb-address-base")
@@ -675,7 +682,7 @@ class FleetController:
         paths.state_dir.mkdir(parents=True, mode=0o755)
         os.chmod(paths.state_dir, 0o755)
         try:
-            return self._up(hosts, ssh_port, address_base, lb_address_base, started)
+            return self._up(hosts, ssh_port, address_base, lb_address_base, blue_green, started)
         except BaseException:
             self.say("fleet up failed: tearing down what was started")
             try:
@@ -731,7 +738,7 @@ class FleetController:
                     tmp.unlink()
             self._record_created("sudoers", True)
 
-    def _up(self, hosts: list[Host], ssh_port: int, address_base: str, lb_address_base: str, started: float) -> dict:
+    def _up(self, hosts: list[Host], ssh_port: int, address_base: str, lb_address_base: str, blue_green: bool, started: float) -> dict:
         paths = self.paths
         self._record_created("state_dir", True)
         self._ensure_shared_resources()
@@ -752,11 +759,12 @@ class FleetController:
             _write(paths.sshd_config(host.name), render_sshd_config(paths, host))
         for region in regions:
             paths.lb_dir(region).mkdir(parents=True, mode=0o700)
-            _write(paths.lb_config(region), render_haproxy_config(paths, region, lb_address(lb_address_base, region), hosts))
+            self._write_haproxy_node(region, lb_address(lb_address_base, region), [h for h in hosts if h.region == region], blue_green,
+                                     title=f"HAProxy of fleet region {region}; written by tests/fleet/fleetctl.py up")
 
-        description = self._describe(hosts, regions, ssh_port, address_base, lb_address_base)
+        description = self._describe(hosts, regions, ssh_port, address_base, lb_address_base, blue_green)
         _write(paths.fleet_json, json.dumps(description, indent=2) + "\n")
-        _write(paths.inventory, render_inventory(paths, hosts, lb_address_base, ssh_port))
+        _write(paths.inventory, render_inventory(paths, hosts, lb_address_base, ssh_port, blue_green))
 
         sshds = {}
         for host in hosts:
@@ -781,18 +789,36 @@ class FleetController:
 
         self._wait_ready(hosts, regions, sshds, haproxies)
         elapsed = time.monotonic() - started
-        self.say(f"fleet up: {len(hosts)} hosts in {', '.join(regions)}; ssh port {ssh_port}; state {paths.state_dir}")
+        self.say(f"fleet up: {len(hosts)} hosts in {', '.join(regions)}{' (blue/green)' if blue_green else ''}; "
+                 f"ssh port {ssh_port}; state {paths.state_dir}")
         self.say(f"inventory: {paths.inventory}")
         self.say(f"up took {elapsed:.2f} s")
         return description
 
-    def _describe(self, hosts, regions, ssh_port, address_base, lb_address_base) -> dict:
+    def _write_haproxy_node(self, node: str, lb_addr: str, hosts: list[Host], blue_green: bool, *, title: str,
+                            operator_socket: bool = False, tcp_admin: str | None = None) -> tuple[dict, str | None]:
+        """Write the config (and for blue/green the map, pointing at app_blue) of a region's or an extra HAProxy node.
+
+        Returns (backends, map file or None).
+        """
+        paths = self.paths
+        backends = haproxy_backends(hosts, blue_green)
+        map_file = str(paths.lb_map(node)) if blue_green else None
+        if map_file:
+            _write(Path(map_file), f"{BLUE_GREEN_MAP_KEY} {BLUE_GREEN_POOLS[0]}\n")
+        config = render_haproxy_config(paths, node, lb_addr, backends, map_file, title=title,
+                                       operator_socket=operator_socket, tcp_admin=tcp_admin)
+        _write(paths.lb_config(node), config)
+        return backends, map_file
+
+    def _describe(self, hosts, regions, ssh_port, address_base, lb_address_base, blue_green) -> dict:
         paths = self.paths
         return {
             "state_dir": str(paths.state_dir),
             "ssh_port": ssh_port,
             "address_base": address_base,
             "lb_address_base": lb_address_base,
+            "blue_green": blue_green,
             "app_port": APP_PORT,
             "user": FLEET_USER,
             "hosts": [
@@ -809,8 +835,8 @@ class FleetController:
                     "pidfile": str(paths.lb_pidfile(region)),
                     "config": str(paths.lb_config(region)),
                     "server_state": str(paths.lb_server_state(region)),
-                    "backend": LB_BACKEND,
                     "servers": [h.name for h in hosts if h.region == region],
+                    **self._describe_pools(region, [h for h in hosts if h.region == region], blue_green),
                 }
                 for region in regions
             },
@@ -822,6 +848,13 @@ class FleetController:
                 "fleetapp_ctl": str(paths.fleetapp_ctl),
             },
         }
+
+    def _describe_pools(self, region: str, hosts: list[Host], blue_green: bool) -> dict:
+        """backends: {backend: [servers]}; plain: backend "app"; blue/green: map, map_key and pools instead."""
+        backends = {name: [h.name for h in members] for name, members in haproxy_backends(hosts, blue_green).items()}
+        if not blue_green:
+            return {"backend": LB_BACKEND, "backends": backends}
+        return {"backends": backends, "map": str(self.paths.lb_map(region)), "map_key": BLUE_GREEN_MAP_KEY, "pools": list(BLUE_GREEN_POOLS)}
 
     def _wait_ready(self, hosts, regions, sshds, haproxies) -> None:
         paths = self.paths
@@ -981,8 +1014,12 @@ class FleetController:
             healthy = healthy and bool(master and worker)
             servers = ""
             if worker:
+                backends = info.get("backends") or {LB_BACKEND: info["servers"]}
                 stat_csv = haproxy_command(info["socket"], "show stat")
-                servers = " ".join(f"{row[1]}={row[17]}" for row in _stat_rows(stat_csv) if row[0] == LB_BACKEND and row[1] not in ("FRONTEND", "BACKEND"))
+                servers = " ".join(f"{row[1]}={row[17]}" + (f"({row[0]})" if len(backends) > 1 else "")
+                                   for row in _stat_rows(stat_csv) if row[0] in backends and row[1] not in ("FRONTEND", "BACKEND"))
+                if info.get("map"):
+                    servers = f"active {active_pool(info['socket'], info['map'], info['map_key']) or '?'}: {servers}"
             self.say(f"lb {region}: {info['lb_url']} master {master or 'DOWN'} worker {worker or '-'} {servers}")
         return 0 if healthy else 1
 
@@ -1058,7 +1095,7 @@ class FleetController:
         lb_base = desc["lb_address_base"]
         lb = {"name": name, "kind": kind, "region": region, "blue_green": blue_green, "nodes": []}
         if blue_green:
-            lb["pools"] = {BLUE_GREEN_POOLS[0]: [h.name for h in hosts[0::2]], BLUE_GREEN_POOLS[1]: [h.name for h in hosts[1::2]]}
+            lb["pools"] = {pool: [h.name for h in members] for pool, members in haproxy_backends(hosts, blue_green=True).items()}
             lb["map_key"] = BLUE_GREEN_MAP_KEY
         extra[name] = lb
         try:
@@ -1087,12 +1124,10 @@ class FleetController:
         paths = self.paths
         directory = paths.lb_dir(node_name)
         directory.mkdir(parents=True, mode=0o700)
-        map_file = str(directory / "active.map") if blue_green else None
-        backends = {BLUE_GREEN_POOLS[0]: hosts[0::2], BLUE_GREEN_POOLS[1]: hosts[1::2]} if blue_green else {LB_BACKEND: hosts}
         tcp_admin = f"ipv4@{node['address']}:{LB_TCP_ADMIN_PORT}" if tcp else None
-        if map_file:
-            _write(Path(map_file), f"{BLUE_GREEN_MAP_KEY} {BLUE_GREEN_POOLS[0]}\n")
-        _write(paths.lb_config(node_name), render_extra_haproxy_config(paths, node_name, node["address"], backends, map_file, tcp_admin))
+        backends, map_file = self._write_haproxy_node(
+            node_name, node["address"], hosts, blue_green, operator_socket=True, tcp_admin=tcp_admin,
+            title=f"Extra HAProxy {node_name} of the fleetops test fleet; written by tests/fleet/fleetctl.py lb-add")
         node.update(name=node_name, config=str(paths.lb_config(node_name)), socket=str(paths.lb_socket(node_name)),
                     operator_socket=str(directory / "operator.sock"), tcp_socket=tcp_admin, pidfile=str(paths.lb_pidfile(node_name)),
                     state_file=str(paths.lb_server_state(node_name)), map=map_file,
@@ -1236,6 +1271,7 @@ class Fleet:
         self.hosts = [Host(name=h["name"], address=h["address"], region=h["region"], index=h["index"], port=h["port"])
                       for h in self.description["hosts"]]
         self.regions = [r for r in REGIONS if r in self.description["regions"]]
+        self.blue_green = bool(self.description.get("blue_green"))
         self.fleetapp_ctl = self.paths.fleetapp_ctl
         self.release_dir = Path(release_dir) if release_dir is not None else self.state_dir / "releases"
 
@@ -1320,10 +1356,26 @@ class Fleet:
     def lb_command(self, region: str, cmd: str) -> str:
         return haproxy_command(self.lb_socket(region), cmd)
 
+    def lb_backends(self, region: str) -> dict[str, list[str]]:
+        """Backend -> server names of the region's HAProxy: {"app": [...]}, or app_blue and app_green for blue/green."""
+        info = self.description["regions"][region]
+        return info.get("backends") or {LB_BACKEND: info["servers"]}
+
     def lb_servers(self, region: str) -> dict[str, str]:
-        """Server name -> status (UP, DOWN, MAINT, ...) of the region's backend."""
+        """Server name -> status (UP, DOWN, MAINT, ...) in the region's backend(s) (server names are unique in a region)."""
+        backends = self.lb_backends(region)
         rows = parse_show_stat(self.lb_command(region, "show stat"))
-        return {row["svname"]: row["status"] for row in rows if row["pxname"] == LB_BACKEND and row["svname"] not in ("FRONTEND", "BACKEND")}
+        return {row["svname"]: row["status"] for row in rows if row["pxname"] in backends and row["svname"] not in ("FRONTEND", "BACKEND")}
+
+    def lb_map(self, region: str) -> str | None:
+        """The blue/green map file of the region's HAProxy (None for a plain fleet)."""
+        return self.description["regions"][region].get("map")
+
+    def lb_active_pool(self, region: str) -> str:
+        """The pool a blue/green region sends new requests to, as its HAProxy's runtime map says."""
+        if not self.lb_map(region):
+            raise FleetError(f"region {region} of {self.state_dir} is not blue/green (fleetctl up N --blue-green)")
+        return active_pool(self.lb_socket(region), self.lb_map(region))
 
     def lb_reload(self, region: str) -> None:
         FleetController(self.state_dir, out=io.StringIO()).lb_reload(region)

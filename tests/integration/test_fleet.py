@@ -1,6 +1,7 @@
 # Copyright (c) fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests of the local test fleet itself (tests/fleet/): isolation, SSH, load balancers, the demo app, crash recovery."""
+"""Tests of the local test fleet itself (tests/fleet/): isolation, SSH, load balancers, the demo app, crash recovery,
+blue/green regions."""
 
 from __future__ import annotations
 
@@ -18,11 +19,20 @@ from pathlib import Path
 import pytest
 
 import fleetlib
+from load import RequestLoad, release_and_host
 
 pytestmark = pytest.mark.fleet
 
 RELEASES = "/srv/app/releases"
 CURRENT = "/srv/app/current"
+# The session fleet's address bases: conftest passes the same variables to fleetctl up.
+ADDRESS_BASE = os.environ.get("FLEET_ADDRESS_BASE") or fleetlib.DEFAULT_ADDRESS_BASE
+LB_ADDRESS_BASE = os.environ.get("FLEET_LB_ADDRESS_BASE") or fleetlib.DEFAULT_LB_ADDRESS_BASE
+# A second fleet beside the session's swaps the two bases and uses ssh port 2222: its hosts (ports 2222 and 8000) sit on
+# the session's LB addresses (8080, and .20 and up for extra LBs) and its LBs (8080) on the session's host addresses
+# (22 and 8000).  Nothing collides, and no address outside the two given ranges is used.
+SECOND_SSH_PORT = 2222
+SECOND_FLEET = ("--ssh-port", str(SECOND_SSH_PORT), "--address-base", LB_ADDRESS_BASE, "--lb-address-base", ADDRESS_BASE)
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):
@@ -62,7 +72,7 @@ def test_layout(fleet):
         region = ["us", "eu", "ap"][(k - 1) % 3]
         assert host.region == host["region"] == region
         assert host.name == f"{region}-{(k - 1) // 3 + 1}"
-        assert host.address == f"127.0.1.{k}"
+        assert host.address == f"{ADDRESS_BASE}.{k}"
     assert fleet.regions == [r for r in ("us", "eu", "ap") if fleet.hosts_in(r)]
     assert fleet.host_path(fleet.hosts[0].name, "/srv/app/current") == fleet.state_dir / "hosts" / fleet.hosts[0].name / "srv/app/current"
     assert fleet.host_path(fleet.hosts[0].name, "/etc/fleetapp") == fleet.state_dir / "hosts" / fleet.hosts[0].name / "etc-fleetapp"
@@ -70,10 +80,15 @@ def test_layout(fleet):
         fleet.host_path(fleet.hosts[0].name, "/etc/passwd")
 
 
-def test_inventory(fleet):
-    listing = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(fleet.inventory), "--list"],
+def inventory_list(fleet, *args) -> dict:
+    """ansible-inventory --list of a fleet's inventory (with --export, group vars stay with their groups)."""
+    listing = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(fleet.inventory), "--list", *args],
                              capture_output=True, text=True, check=True)
-    inventory = json.loads(listing.stdout)
+    return json.loads(listing.stdout)
+
+
+def test_inventory(fleet):
+    inventory = inventory_list(fleet)
     assert sorted(inventory["fleet"]["children"]) == sorted(fleet.regions)
     assert "localhost" not in inventory["fleet"].get("hosts", [])
     hostvars = inventory["_meta"]["hostvars"]
@@ -96,6 +111,7 @@ def test_inventory(fleet):
         assert hv["fleet_lb_backend"] == "app"
         assert hv["fleet_lb_url"] == fleet.lb_url(host.region)
         assert hv["fleet_lb_server"] == host.name
+        assert not {"fleet_strategy", "fleet_pool", "fleet_lb_map", "fleet_lb_map_key", "fleet_lb_pools"} & set(hv)  # no blue/green
     assert hostvars["localhost"]["ansible_connection"] == "local"
 
 
@@ -157,7 +173,7 @@ def test_haproxy_per_region(fleet):
     for number, region in enumerate(("us", "eu", "ap"), 1):
         if region not in fleet.regions:
             continue
-        assert fleet.lb_url(region) == f"http://127.0.2.{number}:8080/"
+        assert fleet.lb_url(region) == f"http://{LB_ADDRESS_BASE}.{number}:8080/"
         assert oct(os.stat(fleet.lb_socket(region)).st_mode & 0o777) == "0o600"
         rows = fleetlib.parse_show_stat(fleet.lb_command(region, "show stat"))
         servers = {row["svname"] for row in rows if row["pxname"] == "app" and row["svname"] not in ("FRONTEND", "BACKEND")}
@@ -332,12 +348,13 @@ def _mounts_mentioning(text: str) -> list[str]:
 def test_crash_recovery_of_a_second_fleet(tmp_path):
     """A crashed fleet (killed sshd, stale state) is cleaned up by up and by down; runs beside the session fleet."""
     state = tmp_path / "f2"
-    up = ("up", "2", "--ssh-port", "2222", "--address-base", "127.0.3", "--lb-address-base", "127.0.4")
+    up = ("up", "2", *SECOND_FLEET)
     try:
         fleetlib.run_fleetctl(*up, state_dir=state)
         second = fleetlib.Fleet(state, release_dir=tmp_path / "releases")
-        assert [(h.name, h.address, h.port) for h in second.hosts] == [("us-1", "127.0.3.1", 2222), ("eu-1", "127.0.3.2", 2222)]
-        assert second.lb_url("eu") == "http://127.0.4.2:8080/"
+        assert [(h.name, h.address, h.port) for h in second.hosts] == [("us-1", f"{LB_ADDRESS_BASE}.1", 2222),
+                                                                       ("eu-1", f"{LB_ADDRESS_BASE}.2", 2222)]
+        assert second.lb_url("eu") == f"http://{ADDRESS_BASE}.2:8080/"
         assert "ansible_port: 2222" in second.inventory.read_text()
         for host in second.hosts:
             assert second.ssh(host, "id -un", check=True).stdout.strip() == "root"
@@ -378,6 +395,93 @@ def test_crash_recovery_of_a_second_fleet(tmp_path):
         assert [p for p in old_pids if fleetlib.pid_alive(p)] == []
         assert _mounts_mentioning(str(state)) == []
         assert fleetlib.run_fleetctl("status", state_dir=state, check=False).returncode == 3
+    finally:
+        if state.exists():
+            fleetlib.run_fleetctl("down", state_dir=state, check=False)
+
+
+def hosts_behind(url: str, requests: int = 8) -> set[str]:
+    """The hosts that answer GET / through a load balancer; every answer must be a 200."""
+    hosts = set()
+    for dummy in range(requests):
+        status, body = get(url)
+        assert status == 200, f"{url}: {status} {body[:200]}"
+        hosts.add(release_and_host(body)[1])
+    return hosts
+
+
+def test_blue_green_regions_of_a_second_fleet(tmp_path):
+    """up --blue-green: each region's HAProxy picks app_blue or app_green through a map, lb_pool_flip flips a region."""
+    state = tmp_path / "bg"
+    try:
+        fleetlib.run_fleetctl("up", "4", "--blue-green", *SECOND_FLEET, state_dir=state)
+        bg = fleetlib.Fleet(state, release_dir=tmp_path / "releases")
+        # 4 hosts: us-1, eu-1, ap-1, us-2.  Blue is a region's 1st, 3rd, ... host, green its 2nd, 4th, ...
+        assert bg.blue_green and json.loads(bg.paths.fleet_json.read_text())["blue_green"] is True
+        assert bg.lb_backends("us") == {"app_blue": ["us-1"], "app_green": ["us-2"]}
+        assert bg.lb_backends("eu") == {"app_blue": ["eu-1"], "app_green": []}
+        for region in bg.regions:
+            assert bg.lb_socket(region) == str(bg.paths.lb_socket(region))  # the same socket as a plain region's
+            assert bg.lb_url(region) == f"http://{ADDRESS_BASE}.{fleetlib.REGIONS.index(region) + 1}:8080/"
+            assert Path(bg.lb_map(region)).read_text() == "active app_blue\n"
+            assert bg.lb_active_pool(region) == "app_blue"
+
+        # The inventory: blue/green vars per region and per host, the backend per host instead of per region.
+        pool_of = {"us-1": "app_blue", "eu-1": "app_blue", "ap-1": "app_blue", "us-2": "app_green"}
+        hostvars = inventory_list(bg)["_meta"]["hostvars"]
+        for host in bg.hosts:
+            hv = hostvars[host.name]
+            assert hv["fleet_strategy"] == "blue_green"
+            assert hv["fleet_pool"] == hv["fleet_lb_backend"] == pool_of[host.name]
+            assert hv["fleet_lb_map"] == bg.lb_map(host.region) == str(bg.paths.lb_map(host.region))
+            assert hv["fleet_lb_map_key"] == "active"
+            assert hv["fleet_lb_pools"] == ["app_blue", "app_green"]
+            assert hv["fleet_lb_socket"] == bg.lb_socket(host.region)
+            assert hv["fleet_lb_state_file"] == str(bg.paths.lb_server_state(host.region))
+            assert hv["fleet_lb_server"] == host.name and hv["ansible_port"] == SECOND_SSH_PORT
+        exported = inventory_list(bg, "--export")
+        assert "fleet_lb_backend" not in exported["us"]["vars"] and exported["us"]["vars"]["fleet_lb_pools"] == ["app_blue", "app_green"]
+
+        # The app on both us hosts; through the LB only blue answers.
+        tarball, dummy = bg.build_release("bg1")
+        for name in ("us-1", "us-2"):
+            deploy(bg, bg.host(name), tarball, "bg1")
+            assert ctl(bg, bg.host(name), "restart").returncode == 0
+            wait_for(lambda n=name: get(bg.app_url(n, "/health"))[0] == 200, what=f"the app of {name}")
+        wait_for(lambda: set(bg.lb_servers("us").values()) == {"UP"}, what="us-1 and us-2 UP in the us LB")
+        url = bg.lb_url("us")
+        assert hosts_behind(url) == {"us-1"}
+
+        # Flip us to green with the module, from the inventory's vars, under requests: none fails.
+        us = hostvars["us-1"]
+        args = {"socket": us["fleet_lb_socket"], "map": us["fleet_lb_map"], "key": us["fleet_lb_map_key"], "pools": us["fleet_lb_pools"],
+                "pool": hostvars["us-2"]["fleet_pool"]}
+        with RequestLoad([url], threads=2) as load:
+            wait_for(lambda: load.ok >= 5, what="requests through the us LB")
+            results, proc = bg.ansible_module("localhost", "fleetops.release.lb_pool_flip", args)
+            result = results["localhost"]
+            assert not result["failed"] and result["changed"], proc.stdout + proc.stderr
+            assert (result["previous"], result["active"]) == ("app_blue", "app_green")
+            wait_for(lambda: load.ok >= 15, what="requests after the flip")
+        assert not load.failures and load.summary()[url]["ok"] == load.ok, (load.summary(), load.failures[:5])
+        assert load.hosts_seen() == {"us-1", "us-2"}
+        assert hosts_behind(url) == {"us-2"}
+        assert bg.lb_active_pool("us") == "app_green" and Path(bg.lb_map("us")).read_text() == "active app_green\n"
+        assert bg.lb_active_pool("eu") == "app_blue"
+
+        # fleetctl knows the layout from fleet.json: lb-reload keeps the flip (the map file), status shows it.
+        fleetlib.run_fleetctl("lb-reload", "us", state_dir=state)
+        assert hosts_behind(url) == {"us-2"}
+        status = fleetlib.run_fleetctl("status", state_dir=state, check=False)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "active app_green: us-1=UP(app_blue) us-2=UP(app_green)" in status.stdout, status.stdout
+
+        old_pids = _fleet_pids(state)
+        down = fleetlib.run_fleetctl("down", state_dir=state)
+        assert "no fleet mounts remain" in down.stdout
+        assert not state.exists()
+        assert [p for p in old_pids if fleetlib.pid_alive(p)] == []
+        assert get(url)[0] == 0
     finally:
         if state.exists():
             fleetlib.run_fleetctl("down", state_dir=state, check=False)

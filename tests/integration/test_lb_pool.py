@@ -19,6 +19,7 @@ import time
 import pytest
 
 import fleetlib
+from load import RequestLoad
 
 pytestmark = pytest.mark.fleet
 
@@ -69,51 +70,6 @@ def stat(socket_path, backend):
 
 def all_up(socket_path, backend):
     return all(status == "UP" for status, dummy in stat(socket_path, backend).values())
-
-
-class Load:
-    """Threads doing bounded GETs through an LB until stopped; counts answers by status (0 = connection error)."""
-
-    def __init__(self, urls, threads=4, path="/"):
-        self.urls = urls
-        self.path = path
-        self.statuses = {}
-        self.errors = []
-        self.bodies = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)]
-
-    def _run(self, index):
-        n = 0
-        while not self._stop.is_set():
-            url = self.urls[(index + n) % len(self.urls)].rstrip("/") + self.path
-            n += 1
-            try:
-                status, body = fleetlib.http_get(url, timeout=10)
-            except OSError as exc:
-                status, body = 0, str(exc)
-            with self._lock:
-                self.statuses[status] = self.statuses.get(status, 0) + 1
-                if status != 200:
-                    self.errors.append((url, status, body[:200]))
-                else:
-                    self.bodies.append(body)
-            time.sleep(0.01)
-
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=15)
-
-    @property
-    def ok(self):
-        return self.statuses.get(200, 0)
 
 
 class SlowRequest(threading.Thread):
@@ -225,7 +181,7 @@ def test_drain_waits_for_slow_request_and_cycles_without_failures(apps, extra_lb
     assert servers(node1["socket"], "app")[victim] == ("drain", 1)
 
     # drain -> ready of every host, one after the other, under continuous requests through both nodes: no failed request.
-    with Load([node1["url"], node2["url"]], threads=4) as load:
+    with RequestLoad([node1["url"], node2["url"]], threads=4) as load:
         time.sleep(0.5)
         for host in fleet.hosts_in(region):
             for state in ("drain", "ready"):
@@ -234,7 +190,7 @@ def test_drain_waits_for_slow_request_and_cycles_without_failures(apps, extra_lb
                 assert not failed, out
                 assert result["agree"]
         time.sleep(0.5)
-    assert load.ok > 50 and not load.errors, (load.statuses, load.errors[:5])
+    assert load.ok > 50 and not load.failures, (load.summary(), load.failures[:5])
     assert {s for s, (state, _w) in servers(node2["socket"], "app").items() if state != "ready"} == set()
 
 
@@ -366,7 +322,7 @@ def test_blue_green_flip_and_back_without_failures_and_across_a_reload(apps, ext
     assert not failed and result["changed"] and result["previous"] == "app_blue", out
     assert serving() <= set(blue) and open(node["map"]).read() == "active app_blue\n"
 
-    with Load([node["url"]], threads=4) as load:
+    with RequestLoad([node["url"]], threads=4) as load:
         time.sleep(0.3)
         result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"), diff=True)
         assert not failed and result["changed"] and result["previous"] == "app_blue" and result["active"] == "app_green", out
@@ -379,8 +335,8 @@ def test_blue_green_flip_and_back_without_failures_and_across_a_reload(apps, ext
         result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
         assert not failed and result["changed"], out
         time.sleep(0.3)
-    assert load.ok > 30 and not load.errors, (load.statuses, load.errors[:5])
-    assert {b.split(" on ")[-1].strip() for b in load.bodies} == set(blue) | set(green)
+    assert load.ok > 30 and not load.failures, (load.summary(), load.failures[:5])
+    assert load.hosts_seen() == set(blue) | set(green)
 
     again, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
     assert not failed and not again["changed"] and again["previous"] == "app_green", out
@@ -425,14 +381,14 @@ def test_nginx_drain_ready_and_failed_validation(apps, extra_lb):
     result, failed, out = run_module("lb_pool", dict(base, members=[{"server": hosts[0], "state": "ready"}]), check=True)
     assert not failed and result["changed"] and "state=drain" in open(node["upstream_file"]).read(), out
 
-    with Load([node["url"]], threads=4) as load:
+    with RequestLoad([node["url"]], threads=4) as load:
         time.sleep(0.3)
         for name in hosts:
             for state in ("drain", "ready"):
                 result, failed, out = run_module("lb_pool", dict(base, members=[{"server": name, "state": state}]))
                 assert not failed, out
         time.sleep(0.3)
-    assert load.ok > 30 and not load.errors, (load.statuses, load.errors[:5])
+    assert load.ok > 30 and not load.failures, (load.summary(), load.failures[:5])
 
     # A member nginx rejects: validation fails, the previous file is restored, nginx keeps serving.
     before = open(node["upstream_file"]).read()

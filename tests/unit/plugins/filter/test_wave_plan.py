@@ -106,3 +106,11 @@ def test_in_a_playbook_with_hostvars(tmp_path):
                           str(playbook)], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads(result.read_text()) == wave_plan(HOSTS, regions=REGIONS)
+
+
+def test_members_outside_the_planned_hosts_keep_serving():
+    plan = wave_plan(["eu-2"], REGIONS, members=HOSTS)
+    assert batches(plan) == [[{"eu": ["eu-2"]}]]
+    assert plan[0]["sizes"] == {"eu": 4}
+    with pytest.raises(AnsibleFilterError, match="members must be a list"):
+        wave_plan(["eu-2"], REGIONS, members="eu-1")

@@ -413,3 +413,23 @@ def test_plans_are_deterministic_and_leave_the_input_alone(scenario):
                         min_healthy=min_healthy)
     assert first == second
     assert inventory == snapshot
+
+
+def test_region_sizes_count_members_outside_the_plan():
+    # One eu host to switch (a --limit, or the rest already on the target): alone it could not be drained, but three
+    # other members keep serving, so it goes in one wave; the shares apply to the planned hosts.
+    plan = plan_waves({"eu": ["eu-4"]}, region_sizes={"eu": 4})
+    assert [wave["hosts"] for wave in plan] == [["eu-4"]]
+    assert plan[0]["batches"][0]["in_rotation"] == {"eu": 3}
+    plan = plan_waves({"eu": ["eu-1", "eu-2", "eu-3"]}, waves=["100%"], region_sizes={"eu": 4}, min_healthy=2)
+    assert [batch["hosts"] for batch in plan[0]["batches"]] == [["eu-1", "eu-2"], ["eu-3"]]
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"eu": 1}, "2 of its hosts are planned"),
+    ({"eu": "4"}, "region_sizes gives region 'eu'"),
+    (["eu"], "region_sizes must map"),
+])
+def test_region_sizes_errors(sizes, message):
+    with pytest.raises(WavePlanError, match=message):
+        plan_waves({"eu": ["eu-1", "eu-2"]}, region_sizes=sizes)

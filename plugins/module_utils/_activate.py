@@ -1,0 +1,125 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Activate a release on one host in one call: its configuration, the ``current`` switch, the restart, the host's
+own health check, and (optionally) closing the operation.
+
+One call instead of four module round trips per host is what keeps a wave's cost flat as the fleet grows. Each step
+is the crash-safe step of its own store (ReleaseStore, SnapshotStore); the operation stays pending in the host's
+state until it is confirmed, so an interrupted activation is finished (or reverted) by the next run.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.fleetops.release.plugins.module_utils._health import evaluate_http, normalize_check
+from ansible_collections.fleetops.release.plugins.module_utils._health_probe import http_probe
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
+
+CONFIG_MODES = ("auto", "required", "skip")
+
+
+class ActivationFailed(FleetError):
+    """A step failed after the host may have changed; ``result`` says how far the activation got."""
+
+    def __init__(self, message, result):
+        super().__init__(message)
+        self.result = result
+
+
+def restart_environment(run_id, release_id, previous, app_root):
+    """What the restart command sees, so that the app's logs before and after a switch can be joined with the run."""
+    return {"FLEET_RUN_ID": run_id or "", "FLEET_RELEASE": release_id, "FLEET_PREVIOUS_RELEASE": previous or "",
+            "FLEET_APP_ROOT": app_root}
+
+
+def health_check_spec(url, release_field="release", expected_release=None):
+    """The http check (see _health) that proves a host healthy, and on the expected release when one is given."""
+    check = {"type": "http", "url": url, "status_codes": [200]}
+    if expected_release is not None:
+        check.update(json_field=release_field, json_value=expected_release)
+    return normalize_check(check, 0)
+
+
+def wait_healthy(check, timeout=60.0, interval=1.0, consecutive_successes=1, request_timeout=5.0,
+                 probe=http_probe, clock=time.monotonic, sleep=time.sleep):
+    """Probe until ``consecutive_successes`` answers in a row pass, or ``timeout`` seconds passed.
+
+    Returns ``{"passed", "attempts", "elapsed", "seen", "expected"}`` with the last verdict's texts.
+    """
+    started = clock()
+    attempts = streak = 0
+    verdict = None
+    while True:
+        attempts += 1
+        verdict = evaluate_http(check, probe(check["url"], timeout=request_timeout))
+        streak = streak + 1 if verdict["ok"] else 0
+        elapsed = clock() - started
+        if streak >= consecutive_successes or elapsed + interval > timeout:
+            break
+        sleep(interval)
+    return {"passed": streak >= consecutive_successes, "attempts": attempts, "elapsed": round(elapsed, 2),
+            "seen": verdict["seen"], "expected": verdict["expected"]}
+
+
+def activate(store, snapshots, release_id, operation="deploy", config="auto", restart=None, health=None,
+             confirmed=False, run_id=None, actor=None, reason=None, check_mode=False):
+    """Put ``release_id`` live on this host: configuration snapshot, switch, restart, health, confirmation.
+
+    ``store`` is a ReleaseStore, ``snapshots`` a SnapshotStore. ``config``: ``auto`` restores the release's snapshot
+    when it has one, ``required`` refuses a release without one, ``skip`` leaves the live configuration alone.
+    ``restart(previous)`` runs the restart command; ``health()`` returns a wait_healthy result. The restart runs when
+    the switch or the configuration changed anything (or an earlier run left the operation pending).
+    Raises ActivationFailed (with the partial result) when the restart or the health check fails: the operation then
+    stays pending, so a re-run finishes it and a revert knows where the host came from.
+    """
+    if config not in CONFIG_MODES:
+        raise FleetError("config must be one of %s, not %r" % (", ".join(CONFIG_MODES), config))
+    before = store.status()
+    result = {"changed": False, "from": before["current"], "to": release_id, "switched": False, "restarted": False,
+              "config_restored": False, "config_changes": [], "drift_folder": None, "drift_saved": [], "health": None, "pending": False}
+    if store.manifest(release_id) is None:
+        # Let switch() word the refusal (missing or unfinished, and which releases exist) before anything changes.
+        store.switch(release_id, check_mode=True)
+
+    has_snapshot = config != "skip" and snapshots.exists(release_id)
+    if config == "required" and not has_snapshot:
+        raise FleetError("release %s has no configuration snapshot under %s; nothing was changed. Create it first "
+                         "(fleetops.release.config_snapshot) or use config=auto" % (release_id, snapshots.dir))
+    if has_snapshot:
+        restored = snapshots.restore(release_id, current=before["current"], check_mode=check_mode, run_id=run_id)
+        result["config_changes"] = [action["path"] for action in restored["actions"]]
+        result["config_restored"] = bool(restored["actions"])
+        result["drift_folder"] = restored["drift_folder"]
+        result["drift_saved"] = [row["path"] for row in restored["drift_saved"]]
+
+    switched = store.switch(release_id, operation=operation, run_id=run_id, actor=actor, reason=reason, confirmed=False,
+                            check_mode=check_mode)
+    result.update({"from": switched["from"], "switched": switched["switched"]})
+    result["changed"] = switched["changed"] or result["config_restored"]
+    result["pending"] = switched["changed"] or bool(before["pending"])
+    if check_mode:
+        result["pending"] = result["pending"] and not confirmed
+        return result
+
+    if restart is not None and (result["changed"] or before["pending"]):
+        try:
+            result["restart"] = restart(switched["from"])
+        except FleetError as exc:
+            raise ActivationFailed(str(exc), result)
+        result["restarted"] = True
+    if health is not None:
+        result["health"] = health()
+        if not result["health"]["passed"]:
+            raise ActivationFailed(
+                "release %s is live on this host but its health check did not pass within %s s (%d probes): expected %s, "
+                "last seen %s. The operation stays pending; revert the host or re-run once it is fixed."
+                % (release_id, result["health"]["elapsed"], result["health"]["attempts"], result["health"]["expected"],
+                   result["health"]["seen"]), result)
+    if confirmed and result["pending"]:
+        store.switch(release_id, operation=operation, run_id=run_id, actor=actor, confirmed=True)
+        result["pending"] = False
+        result["changed"] = True
+    return result

@@ -1,0 +1,292 @@
+#!/usr/bin/python
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_activate
+short_description: Put a release live on a host in one step (configuration, switch, restart, health)
+version_added: 0.1.0
+description:
+  - Does on the host, in this order, what a deploy or rollback does to each host between draining it and putting it
+    back in its load balancer pool.
+  - 1. Restores the release's configuration snapshot (see M(fleetops.release.config_snapshot)); live files that were
+    edited by hand are saved to a drift folder first.
+  - 2. Points C(current) at the release (one rename, see M(fleetops.release.release_switch)).
+  - 3. Runs O(restart_command) once, when the switch or the configuration changed anything.
+  - 4. Probes O(health_url) from the host itself until it answers HTTP 200 (and, by default, names the release).
+  - 5. Closes the operation when O(confirmed=true).
+  - One module call per host instead of four keeps a wave's cost flat as the fleet grows.
+  - The operation is recorded as pending before C(current) moves and stays pending until confirmed. When the restart
+    or the health check fails the task fails, the host stays on the release, and the pending record names the
+    release it came from, so a revert (or a re-run) knows where to go.
+extends_documentation_fragment:
+  - fleetops.release.common
+  - fleetops.release.common.actor
+  - fleetops.release.common.attributes
+attributes:
+  check_mode:
+    details: Nothing is changed, nothing is restarted or probed; C(changed) says whether a real run would change the host.
+  diff_mode:
+    support: none
+  idempotent:
+    details: When the release is current, confirmed and its configuration is live, nothing changes and nothing restarts.
+options:
+  release:
+    description:
+      - Id of the release to put live. It must exist under C(<app_root>/releases/) and be complete.
+    type: str
+    required: true
+    aliases: [id]
+  operation:
+    description: What kind of change this is; recorded in the state and the history.
+    type: str
+    choices: [switch, deploy, rollback]
+    default: switch
+  reason:
+    description: Why the change is made (recorded in the history).
+    type: str
+  config:
+    description:
+      - V(auto) restores the release's configuration snapshot when it has one; V(required) refuses (before anything
+        changes) a release without one; V(skip) leaves the live configuration alone.
+    type: str
+    choices: [auto, required, skip]
+    default: auto
+  restart_command:
+    description:
+      - Shell command run after the change (for example V(systemctl restart myapp)), with E(FLEET_RUN_ID),
+        E(FLEET_RELEASE), E(FLEET_PREVIOUS_RELEASE) and E(FLEET_APP_ROOT) in its environment.
+      - Skipped when nothing changed. A non-zero exit fails the task and leaves the operation pending.
+    type: str
+  health_url:
+    description:
+      - URL the host probes (from the host itself) after the restart. Without it nothing is probed.
+    type: str
+  health_check_release:
+    description: Also require the answer's JSON field O(health_release_field) to equal O(release).
+    type: bool
+    default: true
+  health_release_field:
+    description: Dotted path of the JSON field that names the running release.
+    type: str
+    default: release
+  health_timeout:
+    description: Seconds to wait for the host to become healthy.
+    type: float
+    default: 60
+  health_interval:
+    description: Seconds between probes.
+    type: float
+    default: 0.5
+  health_consecutive_successes:
+    description: Passing answers in a row that count as healthy.
+    type: int
+    default: 1
+  health_request_timeout:
+    description: Seconds one probe may take.
+    type: float
+    default: 5
+  confirmed:
+    description:
+      - Close the operation once the host is healthy. The playbooks of this collection keep it open (V(false)) until
+        the host is back in its pool and the whole run succeeded, then confirm with M(fleetops.release.release_switch).
+    type: bool
+    default: true
+notes:
+  - The probe comes from the host, so it proves the app answers where it runs; checks through the load balancer and
+    error-rate gates are separate (M(fleetops.release.health_check), M(fleetops.release.traffic_gate)).
+seealso:
+  - module: fleetops.release.release_switch
+  - module: fleetops.release.config_snapshot
+  - module: fleetops.release.health_check
+author:
+  - fleetops maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Put release 2026.11.26-1 live with its configuration and wait until the host reports it
+  fleetops.release.release_activate:
+    release: "2026.11.26-1"
+    operation: deploy
+    restart_command: systemctl restart shop
+    health_url: "http://{{ ansible_host }}:8000/health"
+    confirmed: false
+    run_id: "{{ fleet_run_id }}"
+
+- name: Roll one host back, code and configuration, and close the operation
+  fleetops.release.release_activate:
+    release: "2026.11.20-3"
+    operation: rollback
+    config: required
+    restart_command: systemctl restart shop
+    health_url: "http://{{ ansible_host }}:8000/health"
+    reason: checkout errors after 2026.11.26-1
+"""
+
+RETURN = r"""
+from:
+  description: Release that was current before (for a pending operation, the release it started from).
+  returned: always
+  type: str
+  sample: "2026.11.20-3"
+to:
+  description: Release that is current now (or would be, in check mode).
+  returned: always
+  type: str
+  sample: "2026.11.26-1"
+switched:
+  description: Whether C(current) moved.
+  returned: always
+  type: bool
+config_restored:
+  description: Whether live configuration files were changed.
+  returned: always
+  type: bool
+config_changes:
+  description: Live configuration paths that were changed (or would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/shop/app.conf"]
+drift_folder:
+  description: Where live files edited by hand were saved before the restore, if any were.
+  returned: always
+  type: str
+drift_saved:
+  description: The live paths that differed from the snapshot of the release the host came from and were saved (a warning names them).
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/shop/app.conf"]
+restarted:
+  description: Whether the restart command ran.
+  returned: always
+  type: bool
+restart:
+  description: Exit code, stdout and stderr of the restart command.
+  returned: when the restart command ran
+  type: dict
+  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": ""}
+health:
+  description: The health wait (V(null) when no O(health_url) or in check mode).
+  returned: always
+  type: dict
+  contains:
+    passed:
+      description: Whether the host became healthy in time.
+      type: bool
+    attempts:
+      description: Probes sent.
+      type: int
+    elapsed:
+      description: Seconds waited.
+      type: float
+    seen:
+      description: What the last probe saw.
+      type: str
+    expected:
+      description: What a passing probe shows.
+      type: str
+  sample: {"passed": true, "attempts": 2, "elapsed": 0.6, "seen": "HTTP 200, release=2026.11.26-1",
+           "expected": "HTTP 200, release=2026.11.26-1"}
+pending:
+  description: Whether the operation is still open (not confirmed).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.fleetops.release.plugins.module_utils._activate import (
+    ActivationFailed,
+    activate,
+    health_check_spec,
+    restart_environment,
+    wait_healthy,
+)
+from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
+    ACTOR_SPEC,
+    APP_ROOT_SPEC,
+    actor_of,
+    argument_spec,
+)
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, validate_release_id
+
+
+def restarter(module, store, release_id):
+    command = module.params["restart_command"]
+
+    def restart(previous):
+        env = restart_environment(module.params["run_id"], release_id, previous, store.root)
+        rc, out, err = module.run_command(command, use_unsafe_shell=True, environ_update=env)
+        if rc != 0:
+            raise FleetError("restart command %r failed with exit code %d after %s became current; the operation stays "
+                             "pending, so a re-run restarts again. stderr: %s" % (command, rc, release_id, (err or out).strip()[-2000:]))
+        return {"rc": rc, "stdout": out, "stderr": err}
+    return restart
+
+
+def health_waiter(params, release_id):
+    check = health_check_spec(params["health_url"], params["health_release_field"],
+                              release_id if params["health_check_release"] else None)
+
+    def health():
+        return wait_healthy(check, timeout=params["health_timeout"], interval=params["health_interval"],
+                            consecutive_successes=params["health_consecutive_successes"],
+                            request_timeout=params["health_request_timeout"])
+    return health
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            APP_ROOT_SPEC, ACTOR_SPEC,
+            release={"type": "str", "required": True, "aliases": ["id"]},
+            operation={"type": "str", "default": "switch", "choices": ["switch", "deploy", "rollback"]},
+            reason={"type": "str"},
+            config={"type": "str", "default": "auto", "choices": ["auto", "required", "skip"]},
+            restart_command={"type": "str"},
+            health_url={"type": "str"},
+            health_check_release={"type": "bool", "default": True},
+            health_release_field={"type": "str", "default": "release"},
+            health_timeout={"type": "float", "default": 60},
+            health_interval={"type": "float", "default": 0.5},
+            health_consecutive_successes={"type": "int", "default": 1},
+            health_request_timeout={"type": "float", "default": 5},
+            confirmed={"type": "bool", "default": True},
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        release_id = validate_release_id(params["release"])
+        if params["health_consecutive_successes"] < 1 or params["health_timeout"] <= 0 or params["health_interval"] < 0:
+            raise FleetError("health_consecutive_successes must be at least 1, health_timeout above 0 and health_interval "
+                             "not negative")
+        store = ReleaseStore(params["app_root"])
+        result = activate(
+            store, SnapshotStore(params["app_root"]), release_id, operation=params["operation"], config=params["config"],
+            restart=restarter(module, store, release_id) if params["restart_command"] else None,
+            health=health_waiter(params, release_id) if params["health_url"] else None,
+            confirmed=params["confirmed"], run_id=params["run_id"], actor=actor_of(module), reason=params["reason"],
+            check_mode=module.check_mode)
+    except ActivationFailed as exc:
+        module.fail_json(msg=str(exc), **exc.result)
+    except SnapshotCorrupt as exc:
+        module.fail_json(msg=str(exc), problems=exc.problems)
+    except (FleetError, OSError) as exc:
+        module.fail_json(msg=str(exc))
+    if result["drift_saved"]:
+        module.warn("%d live configuration file(s) differed from the snapshot of release %s (edited by hand?) and %s saved to %s "
+                    "before the restore: %s" % (len(result["drift_saved"]), result["from"] or "(none)",
+                                                "would be" if module.check_mode else "were", result["drift_folder"] or "a drift folder",
+                                                ", ".join(result["drift_saved"])))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

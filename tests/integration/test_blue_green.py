@@ -1,0 +1,93 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""fleet_strategy=blue_green with the real playbooks on a second, blue/green test fleet (each region's HAProxy picks
+app_blue or app_green through a map): deploy prepares the idle pool and flips, rollback flips back, both under
+continuous requests through every region's load balancer with no failed request."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import fleetlib
+from load import RequestLoad
+
+pytestmark = pytest.mark.fleet
+
+REPO = fleetlib.REPO_ROOT
+ADDRESS_BASE = os.environ.get("FLEET_ADDRESS_BASE") or fleetlib.DEFAULT_ADDRESS_BASE
+LB_ADDRESS_BASE = os.environ.get("FLEET_LB_ADDRESS_BASE") or fleetlib.DEFAULT_LB_ADDRESS_BASE
+# The session fleet's two address ranges swapped and another ssh port, like the other second fleets of the suite.
+SECOND_FLEET = ("--ssh-port", "2222", "--address-base", LB_ADDRESS_BASE, "--lb-address-base", ADDRESS_BASE)
+
+
+@pytest.fixture(scope="module", name="bg")
+def fixture_blue_green_fleet(fleet, tmp_path_factory):  # pylint: disable=unused-argument
+    """A 6-host blue/green fleet (us-1/eu-1/ap-1 blue, us-2/eu-2/ap-2 green), after the session fleet is up."""
+    tmp = tmp_path_factory.mktemp("blue-green")
+    state = tmp / "state"
+    fleetlib.run_fleetctl("up", "6", "--blue-green", *SECOND_FLEET, state_dir=state)
+    try:
+        yield fleetlib.Fleet(state, release_dir=tmp / "releases")
+    finally:
+        fleetlib.run_fleetctl("down", state_dir=state)
+
+
+def run(bg, playbook, **extra_vars):
+    proc = bg.ansible_playbook(REPO / "playbooks" / playbook, extra_vars=extra_vars or None, timeout=600)
+    return proc, proc.stdout + proc.stderr
+
+
+def deploy(bg, release_id):
+    path, sha = bg.build_release(release_id)
+    return run(bg, "deploy.yml", fleet_release=release_id, fleet_artifact=str(path), fleet_artifact_sha256=sha)
+
+
+def served(bg):
+    """{region: set of 'release on host'} answered through each region's LB."""
+    seen = {}
+    for region in bg.regions:
+        answers = set()
+        for dummy in range(6):
+            status, body = fleetlib.http_get(bg.lb_url(region), timeout=10)
+            assert status == 200, body
+            answers.add(body.strip())
+        seen[region] = answers
+    return seen
+
+
+def test_deploy_flips_to_the_prepared_pool_and_rollback_flips_back_without_failed_requests(bg):
+    urls = [bg.lb_url(region) for region in bg.regions]
+    proc, out = deploy(bg, "g1")  # the green pool gets g1 and starts serving; blue stays empty
+    assert proc.returncode == 0, out
+    assert {region: bg.lb_active_pool(region) for region in bg.regions} == dict.fromkeys(bg.regions, "app_green")
+
+    with RequestLoad(urls, threads=3) as load:
+        proc, out = deploy(bg, "g2")
+    assert proc.returncode == 0, out
+    assert not load.failures, (load.summary(), load.failures[:5])
+    assert load.ok > 20 and {"g1", "g2"} >= load.releases_seen() >= {"g2"}
+    assert {region: bg.lb_active_pool(region) for region in bg.regions} == dict.fromkeys(bg.regions, "app_blue")
+    assert served(bg) == {region: {f"release g2 on {region}-1"} for region in bg.regions}
+    assert "serving now" in out and "idle now" in out
+
+    with RequestLoad(urls, threads=3) as load:
+        proc, out = run(bg, "rollback.yml", fleet_reason="g2 is bad")
+    assert proc.returncode == 0, out
+    assert not load.failures, (load.summary(), load.failures[:5])
+    assert served(bg) == {region: {f"release g1 on {region}-2"} for region in bg.regions}
+    # The flip back touched no host: the blue pool still runs g2, idle, for a roll forward.
+    for region in bg.regions:
+        assert fleetlib.http_get(bg.app_url(f"{region}-1", "/health"))[1].count('"release": "g2"') == 1
+
+
+def test_a_flip_back_that_would_not_restore_one_release_is_refused(bg):
+    before = {region: bg.lb_active_pool(region) for region in bg.regions}
+    # Green serves g1, whose previous release is none; blue (idle) runs g2: no flip back can restore anything.
+    proc, out = run(bg, "rollback.yml")
+    assert proc.returncode != 0
+    assert "Blue/green rollback refused; nothing was changed" in out, out
+    assert {region: bg.lb_active_pool(region) for region in bg.regions} == before

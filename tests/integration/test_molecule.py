@@ -1,0 +1,84 @@
+# Copyright (c) fleetops.release contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The molecule scenarios of extensions/molecule/ (roles deploy and rollback) against the session's test fleet.
+
+Each test runs ``molecule test -s <scenario>`` from the repository root with FLEET_STATE_DIR pointing at the session
+fleet (extensions/molecule/config.yml reads the fleet's inventory from there), then checks that molecule reported
+the converge, idempotence and verify steps as successful, and looks at the fleet itself: every app answers the
+expected release and every server is UP in its region's HAProxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fleetlib
+
+pytestmark = pytest.mark.fleet
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+# Below the --timeout of make test-fleet (600 s), so that a hung run still shows molecule's output.
+MOLECULE_TIMEOUT = 540
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+STEPS_THAT_MUST_PASS = ("create", "prepare", "converge", "idempotence", "verify")
+
+
+def run_molecule(fleet, scenario: str, ephemeral_dir: Path) -> str:
+    """Run ``molecule test -s <scenario>`` against the fleet; return its output without colours (fails the test on rc != 0).
+
+    A fresh ephemeral directory per run: molecule keeps its state (created, prepared, ...) there, and a run killed
+    half-way would otherwise make the next one skip its prepare step.
+    """
+    env = dict(os.environ, FLEET_STATE_DIR=str(fleet.state_dir), ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
+               MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral_dir), NO_COLOR="1", ANSIBLE_NOCOLOR="1",
+               PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    cmd = [str(VENV_BIN / "molecule"), "test", "-s", scenario]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=MOLECULE_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode("utf-8", "replace") + (exc.stderr or b"").decode("utf-8", "replace")
+        pytest.fail(f"molecule test -s {scenario} ran longer than {MOLECULE_TIMEOUT} s:\n{output[-6000:]}")
+    output = ANSI_ESCAPE.sub("", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"molecule test -s {scenario} failed (exit {proc.returncode}):\n{output[-8000:]}"
+    return output
+
+
+def assert_steps_passed(output: str, scenario: str) -> None:
+    """Each step is listed as successful in molecule's closing summary ("deploy > verify: Executed: Successful";
+    another arrow with colours)."""
+    for step in STEPS_THAT_MUST_PASS:
+        assert re.search(rf"^{scenario} \S+ {step}: Executed: Successful$", output, re.M), \
+            f"molecule did not report step {step} of scenario {scenario} as successful:\n{output[-8000:]}"
+
+
+def assert_fleet_on(fleet, release: str) -> None:
+    """Every app answers `release` and every server is UP in its region's load balancer."""
+    for host in fleet.hosts:
+        status, body = fleetlib.http_get(fleet.app_url(host.name, "/health"))
+        assert status == 200 and json.loads(body)["release"] == release, f"{host.name}: /health answers {status} {body}"
+    for region in fleet.regions:
+        servers = fleet.lb_servers(region)
+        assert set(servers.values()) == {"UP"}, f"region {region}: servers {servers}"
+
+
+def test_molecule_deploy_scenario(fleet, tmp_path):
+    output = run_molecule(fleet, "deploy", tmp_path)
+    assert_steps_passed(output, "deploy")
+    assert_fleet_on(fleet, "mol-1")
+
+
+def test_molecule_rollback_scenario(fleet, tmp_path):
+    output = run_molecule(fleet, "rollback", tmp_path)
+    assert_steps_passed(output, "rollback")
+    assert_fleet_on(fleet, "mol-1")
+    # The prepare step really deployed mol-2 before the rollback.
+    for host in fleet.hosts:
+        assert fleet.host_path(host.name, "/srv/app/releases/mol-2").is_dir(), f"{host.name} never got mol-2"

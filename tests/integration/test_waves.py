@@ -1,0 +1,327 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""deploy.yml and rollback.yml walking coordinated waves over the three regions of the test fleet (roles/waves).
+
+The module deploys its own releases (w-*), whatever the hosts ran before, and leaves every host on a good release
+and in rotation (the ``on_w1`` fixture's teardown).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+import yaml
+
+import fleetlib
+from load import RequestLoad
+# The playbook runner and the readers of the hosts' state of the lifecycle tests: one helper each, not a copy.
+from test_release_lifecycle import ROLLBACK, currents, deploy, health, history_lengths, names, play, recap
+
+from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
+
+pytestmark = pytest.mark.fleet
+
+GOOD = ("w-1", "w-2", "w-3")
+BAD_HEALTH_TIMEOUT = 5  # the host's own health wait for a release that never gets healthy: keeps the test short
+
+# A "Summarize the run" line: host region from -> to outcome.
+SUMMARY_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+-> (\S+)\s+(.*)$")
+BATCH_LABEL = re.compile(r"\(item=wave (\d+)/\d+ batch (\d+)/(\d+): ([^)]*)\)")
+
+
+# -- reading the fleet --------------------------------------------------------------------------------
+
+def summary(out):
+    """{host: {"region", "from", "to", "outcome"}} from the last "Summarize the run" of a playbook output."""
+    section = out.rsplit("Summarize the run] ***", 1)[-1].split("\nTASK [", 1)[0]
+    # The YAML callback folds long lines: read the message as YAML rather than line by line.
+    message = yaml.safe_load(section.split("=>", 1)[1])["msg"]
+    rows = {}
+    for line in message.splitlines() if isinstance(message, str) else message:
+        match = SUMMARY_LINE.match(line)
+        if match:
+            host, region, source, target, outcome = match.groups()
+            rows[host] = {"region": region, "from": source, "to": target, "outcome": outcome}
+    return rows
+
+
+def walked_batches(out):
+    """[(wave, batch, total, [hosts])] of the forward waves, from the loop labels of "Walk the waves"."""
+    section = out.split("Walk the waves] ***", 2)[-1].split("Revert and finish", 1)[0]
+    found = {(int(w), int(b), int(t)): hosts.split() for w, b, t, hosts in BATCH_LABEL.findall(section)}
+    return [key + (hosts,) for key, hosts in sorted(found.items())]
+
+
+def health_releases(fleet):
+    return {name: health(fleet, name)["release"] for name in names(fleet)}
+
+
+def lb_statuses(fleet):
+    """{server: status} of every region's HAProxy (UP, DOWN, DRAIN, MAINT, ...)."""
+    return {server: status for region in fleet.regions for server, status in fleet.lb_servers(region).items()}
+
+
+def lb_last_changes(fleet):
+    """{server: seconds since its status last changed} of every region's HAProxy."""
+    rows = [row for region in fleet.regions for row in fleetlib.parse_show_stat(fleet.lb_command(region, "show stat"))]
+    return {row["svname"]: int(row["lastchg"]) for row in rows if row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def history(fleet, name):
+    path = fleet.host_path(name, "/srv/app/.fleet/history.jsonl")
+    return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+
+
+def lb_urls(fleet):
+    return [fleet.lb_url(region) for region in fleet.regions]
+
+
+def assert_load_clean(load):
+    # Requests reached every region (else "no failure" proves nothing), and none failed.
+    assert all(counts["ok"] > 0 for counts in load.summary().values()), load.summary()
+    assert not load.failures, (load.summary(), load.failures[:5])
+
+
+def plan(fleet, **options):
+    """The planner's waves over the whole fleet, hosts in inventory order."""
+    by_region = {region: [host.name for host in fleet.hosts_in(region)] for region in fleet.regions}
+    return plan_waves(by_region, **options)
+
+
+# -- a host's sshd (fleetlib has no helper to stop and start one host) -----------------------------
+
+def host_namespace_pids(fleet, name):
+    return [pid for pid, host in fleetlib.fleet_namespace_pids(fleet.state_dir).items() if host == name]
+
+
+def stop_sshd(fleet, name):
+    """Kill every sshd of the host (the listener and the sessions, which also ends the controller's ControlMaster).
+    The app keeps running."""
+    sshd_pids = [pid for pid in host_namespace_pids(fleet, name) if fleetlib._proc_exe(pid) == fleetlib.SSHD]  # pylint: disable=protected-access
+    for pid in sshd_pids:
+        os.kill(pid, signal.SIGTERM)
+    assert not fleetlib.wait_gone(sshd_pids, 10.0), "sshd of %s did not stop" % name
+
+
+def start_sshd(fleet, name):
+    """Start the host's sshd again, in the mount namespace its app still lives in: fleetapp-ctl only manages an app
+    of its own namespace. Without any process left there, a new namespace the way fleetctl up makes one."""
+    paths, host = fleet.paths, fleet.host(name)
+    sshd = [fleetlib.SSHD, "-D", "-f", str(paths.sshd_config(name)), "-E", str(paths.sshd_log(name))]
+    survivors = host_namespace_pids(fleet, name)
+    if survivors:
+        command = ["nsenter", "--mount=/proc/%d/ns/mnt" % survivors[0], "--"] + sshd
+    else:
+        command = [fleetlib.UNSHARE, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", fleetlib.HOST_LAUNCHER,
+                   "fleet-host-" + name, str(paths.host_srv(name)), str(paths.host_etc(name))] + sshd
+    with open(paths.host_dir(name) / "console.log", "ab") as console:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,  # pylint: disable=consider-using-with
+                                start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + fleetlib.START_TIMEOUT
+    while not (fleetlib.read_pid(paths.sshd_pidfile(name)) == proc.pid
+               and fleetlib._ssh_banner_ok(host.address, host.port)):  # pylint: disable=protected-access
+        assert proc.poll() is None and time.monotonic() < deadline, "sshd of %s did not start: %s" % (name, fleetlib.tail(paths.sshd_log(name)))
+        time.sleep(0.05)
+
+
+# -- fixtures -----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", name="releases")
+def fixture_releases(fleet):
+    built = {release_id: fleet.build_release(release_id) for release_id in GOOD}
+    built["w-bad"] = fleet.build_release("w-bad", health="fail")
+    built["w-partial"] = fleet.build_release("w-partial")
+    return built
+
+
+@pytest.fixture(scope="module", name="on_w1")
+def fixture_on_w1(fleet, releases):
+    """Every host on w-1 and in rotation to start with; every host on a good release and in rotation at the end."""
+    proc, out = deploy(fleet, releases, "w-1")
+    assert proc.returncode == 0, out
+    yield
+    release_stale_locks(fleet)
+    if set(health_releases(fleet).values()) <= set(GOOD) and set(lb_statuses(fleet).values()) == {"UP"}:
+        return
+    proc, out = deploy(fleet, releases, "w-3")
+    assert proc.returncode == 0, out
+
+
+def release_stale_locks(fleet):
+    """Remove the locks that runs of this module left behind (a run that lost a host cannot unlock it)."""
+    for name in names(fleet):
+        path = fleet.host_path(name, "/srv/app/.fleet/lock")
+        if os.path.exists(path):
+            holder = json.load(open(path))["holder"]
+            results, proc = fleet.ansible_module(name, "fleetops.release.release_lock", {"holder": holder, "state": "absent"})
+            assert not results[name]["failed"], proc.stdout
+
+
+# -- tests ----------------------------------------------------------------------------------------------
+
+def test_deploy_and_rollback_under_load_lose_no_request(fleet, releases, on_w1):
+    with RequestLoad(lb_urls(fleet), path="/health") as load:
+        proc, out = deploy(fleet, releases, "w-2")
+    assert proc.returncode == 0, out
+    assert_load_clean(load)
+    assert load.releases_seen() <= {"w-1", "w-2"}, load.releases_seen()
+    assert set(health_releases(fleet).values()) == {"w-2"}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+
+    with RequestLoad(lb_urls(fleet), path="/health") as load:
+        proc, out = play(fleet, ROLLBACK)
+    assert proc.returncode == 0, out
+    assert_load_clean(load)
+    assert set(health_releases(fleet).values()) == {"w-1"}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+    rows = summary(out)
+    assert set(rows) == set(names(fleet)), out
+    assert all((row["from"], row["to"], row["outcome"]) == ("w-2", "w-1", "switched") for row in rows.values()), rows
+
+
+def test_second_run_of_a_deploy_changes_nothing(fleet, releases, on_w1):
+    # The first run was on_w1's (the rollback of the first test came back to w-1).
+    assert set(currents(fleet).values()) == {"w-1"}
+    before = currents(fleet), history_lengths(fleet), lb_last_changes(fleet)
+    proc, out = deploy(fleet, releases, "w-1")
+    assert proc.returncode == 0, out
+    rows = recap(out)
+    assert all(rows[name]["changed"] == 0 for name in names(fleet)), out
+    assert {row["outcome"] for row in summary(out).values()} == {"unchanged"}, out
+    after = currents(fleet), history_lengths(fleet), lb_last_changes(fleet)
+    assert after[:2] == before[:2]
+    # No server changed state in the meantime: its time since the last change only grew.
+    assert all(after[2][server] >= seconds for server, seconds in before[2].items()), (before[2], after[2])
+
+
+def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_w1):
+    old = currents(fleet)
+    assert len(set(old.values())) == 1, old
+    old_release = next(iter(old.values()))
+    canaries = plan(fleet)[0]["hosts"]
+    later = [name for name in names(fleet) if name not in canaries]
+    later_history = {name: history(fleet, name) for name in later}
+
+    proc, out = deploy(fleet, releases, "w-bad", extra_vars={"fleet_health_timeout": BAD_HEALTH_TIMEOUT})
+    assert proc.returncode != 0, out
+    for name in canaries:
+        assert re.search(r"wave 1 \S+ %s: forward switch" % re.escape(name), out), out
+    rows = summary(out)
+    assert {name for name, row in rows.items() if row["outcome"] == "reverted"} == set(canaries), rows
+    assert all(rows[name]["outcome"].startswith("not started") for name in later), rows
+
+    # Everyone back (the canaries did run w-bad in between), every LB server in rotation again.
+    assert currents(fleet) == old
+    assert set(health_releases(fleet).values()) == {old_release}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+    for name in canaries:
+        assert [entry["to"] for entry in history(fleet, name)[-2:]] == ["w-bad", old_release], name
+    # Hosts of later waves were never switched.
+    assert {name: history(fleet, name) for name in later} == later_history
+
+
+def test_rollback_preflight_failure_changes_nothing(fleet, releases, on_w1):
+    lacking = names(fleet)[-1]
+    path, sha = releases["w-partial"]
+    unpack = {"app_root": "/srv/app", "release": "w-partial", "artifact": str(path), "sha256": sha}
+    results, proc = fleet.ansible_module("fleet:!%s" % lacking, "fleetops.release.release", unpack)
+    assert not any(result["failed"] for result in results.values()), proc.stdout
+    try:
+        before = currents(fleet), history_lengths(fleet), lb_statuses(fleet), lb_last_changes(fleet)
+        proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "w-partial"})
+        assert proc.returncode != 0, out
+        assert "nothing was changed" in out and lacking in out and "release w-partial does not exist" in out, out
+        after = currents(fleet), history_lengths(fleet), lb_statuses(fleet), lb_last_changes(fleet)
+        assert after[:3] == before[:3]
+        assert all(after[3][server] >= seconds for server, seconds in before[3].items()), (before[3], after[3])
+    finally:
+        fleet.ansible_module("fleet:!%s" % lacking, "fleetops.release.release", {"app_root": "/srv/app", "release": "w-partial", "state": "absent"})
+
+
+def test_unreachable_host_in_wave_two_stops_reverts_and_a_rerun_converges(fleet, releases, on_w1, tmp_path):
+    assert set(currents(fleet).values()) == {"w-1"}
+    waves = plan(fleet)
+    victim = waves[1]["hosts"][len(waves[1]["hosts"]) // 2]
+    # The host has to answer the preflight: an after-wave hook holds the run after wave 1 while the test stops its sshd.
+    hook = tmp_path / "after_wave.yml"
+    hook.write_text(
+        "- name: Tell the test that wave 1 is done\n"
+        "  ansible.builtin.file: {path: \"%(dir)s/wave-1-done\", state: touch}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 1\n"
+        "- name: Wait until the test has stopped the host's sshd\n"
+        "  ansible.builtin.wait_for: {path: \"%(dir)s/sshd-stopped\", timeout: 60}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 1\n" % {"dir": tmp_path})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(deploy, fleet, releases, "w-2", extra_vars={"fleet_hook_after_wave": str(hook)})
+        while not (tmp_path / "wave-1-done").exists() and not running.done():
+            time.sleep(0.2)
+        stop_sshd(fleet, victim)
+        (tmp_path / "sshd-stopped").touch()
+        proc, out = running.result()
+    try:
+        assert proc.returncode != 0, out
+        assert re.search(r"wave 2 \S+ %s: forward unreachable" % re.escape(victim), out), out
+        rows = summary(out)
+        assert rows[victim]["outcome"] == "unreachable failed (left out of its load balancer)", rows
+        switched = waves[0]["hosts"] + [name for name in waves[1]["hosts"] if name != victim]
+        assert {name for name, row in rows.items() if row["outcome"] == "reverted"} == set(switched), rows
+        assert set(currents(fleet).values()) == {"w-1"}
+        assert set(health_releases(fleet).values()) == {"w-1"}
+        statuses = lb_statuses(fleet)
+        assert statuses.pop(victim) == "DRAIN" and set(statuses.values()) == {"UP"}, lb_statuses(fleet)
+    finally:
+        start_sshd(fleet, victim)
+
+    try:
+        proc, out = deploy(fleet, releases, "w-2")
+        assert proc.returncode == 0, out
+        assert set(health_releases(fleet).values()) == {"w-2"}
+        assert set(lb_statuses(fleet).values()) == {"UP"}
+    finally:
+        release_stale_locks(fleet)  # whatever this test left must not block the next ones
+
+
+def test_min_healthy_splits_a_wave_and_the_regions_keep_serving(fleet, releases, on_w1):
+    region_size = {region: len(fleet.hosts_in(region)) for region in fleet.regions}
+    assert set(region_size.values()) == {4}, "this test wants 4-host regions (FLEET_SIZE=12)"
+    assert set(lb_statuses(fleet).values()) == {"UP"}, "every server in rotation to start with"
+    fewest_up = dict.fromkeys(fleet.regions, 4)
+    done = threading.Event()
+
+    def watch_rotation():
+        # Servers actually in rotation, sampled while the deploy runs: the floor must hold at every sample.
+        while not done.wait(0.1):
+            for region in fleet.regions:
+                up = sum(status.startswith("UP") for status in fleet.lb_servers(region).values())
+                fewest_up[region] = min(fewest_up[region], up)
+
+    watcher = threading.Thread(target=watch_rotation, daemon=True)
+    watcher.start()
+    try:
+        with RequestLoad(lb_urls(fleet), path="/health") as load:
+            proc, out = deploy(fleet, releases, "w-3", extra_vars={"fleet_min_healthy": 3, "fleet_waves": ["100%"]})
+    finally:
+        done.set()
+        watcher.join()
+    assert proc.returncode == 0, out
+    assert_load_clean(load)
+    batches = walked_batches(out)
+    for region in fleet.regions:
+        members = {host.name for host in fleet.hosts_in(region)}
+        per_batch = [len(members.intersection(hosts)) for dummy, dummy, dummy, hosts in batches]
+        assert max(per_batch) == 1 and sum(1 for count in per_batch if count) == 4, (region, batches)
+    assert fewest_up == dict.fromkeys(fleet.regions, 3), fewest_up
+    assert set(health_releases(fleet).values()) == {"w-3"}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
