@@ -49,8 +49,10 @@ class FileLock:
             # A lock we cannot read is still a lock: report it rather than pretend it is free.
             return {"holder": "<unreadable lock file %s>" % self.path, "since": None, "expires_at": None}
 
-    def acquire(self, holder, reason=None, ttl=None, run_id=None, break_expired=False, check_mode=False, now=None):
-        """Take the lock. Returns ``(changed, lock, broken)``; ``broken`` is the expired lock that was replaced."""
+    def acquire(self, holder, reason=None, ttl=None, run_id=None, break_expired=False, check_mode=False, now=None,
+                break_run=None):
+        """Take the lock. Returns ``(changed, lock, broken)``; ``broken`` is the lock that was replaced: an expired one
+        (``break_expired``), or the lock of the run named by ``break_run`` (a run known to have ended)."""
         if not holder:
             raise FleetError("a lock holder name is required")
         now = now or utc_now()
@@ -63,10 +65,12 @@ class FileLock:
         if existing is not None:
             if existing.get("holder") == holder:
                 return False, existing, None
-            if not is_expired(existing, now):
+            if break_run and existing.get("run_id") == break_run:
+                broken = existing
+            elif not is_expired(existing, now):
                 raise LockHeld("%s is locked by %s; wait for that run to finish, or release the lock once you are sure it is gone"
                                % (self.path, describe(existing)))
-            if not break_expired:
+            elif not break_expired:
                 raise LockHeld("%s holds an expired lock of %s; set break_expired=true (fleet_break_stale_lock=true) to break it"
                                % (self.path, describe(existing)))
             broken = existing
@@ -77,7 +81,7 @@ class FileLock:
             os.makedirs(directory, 0o755, exist_ok=True)
         if broken is not None:
             record["broke"] = broken
-            # Replace only the lock we judged expired: re-read right before, so a fresh lock is never clobbered.
+            # Replace only the lock we judged breakable: re-read right before, so a fresh lock is never clobbered.
             if self.read() != broken:
                 raise LockHeld("%s changed while breaking the expired lock; run again" % self.path)
             atomic_write_json(self.path, record)

@@ -15,8 +15,9 @@ description:
   - Taking is atomic (a hard link of a complete file), so of two concurrent takers exactly one wins.
   - A lock held by somebody else is refused with that holder's name, reason and times. The same holder taking it again
     changes nothing.
-  - An expired lock is broken only with O(break_expired=true); the broken lock is returned and kept inside the new lock
-    record so the break can be audited. A lock that has not expired is never broken by this module.
+  - An expired lock is broken only with O(break_expired=true), the lock of a run that has ended only with
+    O(break_run) naming that run; the broken lock is returned and kept inside the new lock record so the break can be
+    audited. No other lock is ever broken by this module.
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.attributes
@@ -56,6 +57,12 @@ options:
       - Replace a lock of another holder when it has expired.
     type: bool
     default: false
+  break_run:
+    description:
+      - Replace the lock when it belongs to this run id, expired or not. For a run known to have ended without
+        releasing it (interrupted, or the host was unreachable when the run unlocked). The broken lock is returned and
+        kept inside the new lock record.
+    type: str
   force:
     description:
       - With O(state=absent), release the lock even when another holder has it.
@@ -118,6 +125,7 @@ def main():
             ttl={"type": "int", "default": 3600},
             run_id={"type": "str"},
             break_expired={"type": "bool", "default": False},
+            break_run={"type": "str"},
             force={"type": "bool", "default": False},
         ),
         supports_check_mode=True,
@@ -132,7 +140,7 @@ def main():
         if params["state"] == "present":
             changed, record, broken = lock.acquire(
                 params["holder"], reason=params["reason"], ttl=params["ttl"] or None, run_id=params["run_id"],
-                break_expired=params["break_expired"], check_mode=module.check_mode)
+                break_expired=params["break_expired"], break_run=params["break_run"], check_mode=module.check_mode)
             result = {"changed": changed, "lock": record, "previous": broken, "broken": broken is not None}
         else:
             changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)

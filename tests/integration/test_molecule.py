@@ -69,6 +69,14 @@ def assert_fleet_on(fleet, release: str) -> None:
         assert set(servers.values()) == {"UP"}, f"region {region}: servers {servers}"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fixture_fresh_app_roots_afterwards(fleet):
+    """The scenarios leave mol-1 and mol-2 on every host; later test modules expect an empty /srv/app."""
+    yield
+    for host in fleet.hosts:
+        fleet.ssh(host.name, "%s stop; rm -rf /srv/app" % fleet.fleetapp_ctl)
+
+
 def test_molecule_deploy_scenario(fleet, tmp_path):
     output = run_molecule(fleet, "deploy", tmp_path)
     assert_steps_passed(output, "deploy")

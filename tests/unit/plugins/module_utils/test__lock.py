@@ -90,3 +90,12 @@ def test_unreadable_lock_counts_as_held(lock):
         handle.write("garbage")
     with pytest.raises(LockHeld, match="unreadable"):
         lock.acquire("bob")
+
+
+def test_the_lock_of_a_named_run_is_broken_even_before_it_expires(lock):
+    lock.acquire("alice run r1", ttl=3600, run_id="r1")
+    with pytest.raises(LockHeld, match="locked by alice run r1"):
+        lock.acquire("alice run r2", ttl=3600, run_id="r2", break_run="r0")
+    changed, record, broken = lock.acquire("alice run r2", ttl=3600, run_id="r2", break_run="r1")
+    assert changed and broken["run_id"] == "r1" and record["broke"]["holder"] == "alice run r1"
+    assert lock.read()["holder"] == "alice run r2"
