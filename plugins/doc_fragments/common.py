@@ -40,6 +40,27 @@ options:
     type: str
 """
 
+    # The release a module makes current, and what kind of change that is (SWITCH_SPEC in _module_common).
+    SWITCH = r"""
+options:
+  release:
+    description:
+      - Id of the release to make current. It must exist under C(<app_root>/releases/) and be complete.
+    type: str
+    required: true
+    aliases: [id]
+  operation:
+    description:
+      - What kind of change this is; recorded in the state and the history.
+    type: str
+    choices: [switch, deploy, rollback]
+    default: switch
+  reason:
+    description:
+      - Why the change is made (recorded in the history).
+    type: str
+"""
+
     # Attribute descriptions; each module states its own support where it differs.
     ATTRIBUTES = r"""
 attributes:

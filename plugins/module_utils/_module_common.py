@@ -10,6 +10,12 @@ import getpass
 
 APP_ROOT_SPEC = {"app_root": {"type": "path", "default": "/srv/app"}}
 ACTOR_SPEC = {"run_id": {"type": "str"}, "actor": {"type": "str"}}
+# What a module that makes a release current is told (doc fragment fleetops.release.common.switch).
+SWITCH_SPEC = {
+    "release": {"type": "str", "required": True, "aliases": ["id"]},
+    "operation": {"type": "str", "default": "switch", "choices": ["switch", "deploy", "rollback"]},
+    "reason": {"type": "str"},
+}
 
 
 def argument_spec(*parts, **options):

@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
+  - fleetops.release.common.switch
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -34,20 +35,6 @@ attributes:
   idempotent:
     details: When the release is current, confirmed and its configuration is live, nothing changes and nothing restarts.
 options:
-  release:
-    description:
-      - Id of the release to put live. It must exist under C(<app_root>/releases/) and be complete.
-    type: str
-    required: true
-    aliases: [id]
-  operation:
-    description: What kind of change this is; recorded in the state and the history.
-    type: str
-    choices: [switch, deploy, rollback]
-    default: switch
-  reason:
-    description: Why the change is made (recorded in the history).
-    type: str
   config:
     description:
       - V(auto) restores the release's configuration snapshot when it has one; V(required) refuses (before anything
@@ -211,6 +198,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot 
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
+    SWITCH_SPEC,
     actor_of,
     argument_spec,
 )
@@ -244,10 +232,7 @@ def health_waiter(params, release_id):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC,
-            release={"type": "str", "required": True, "aliases": ["id"]},
-            operation={"type": "str", "default": "switch", "choices": ["switch", "deploy", "rollback"]},
-            reason={"type": "str"},
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC,
             config={"type": "str", "default": "auto", "choices": ["auto", "required", "skip"]},
             restart_command={"type": "str"},
             health_url={"type": "str"},

@@ -24,6 +24,7 @@ description:
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
+  - fleetops.release.common.switch
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -31,22 +32,6 @@ attributes:
   idempotent:
     details: When the release is already current and no operation is pending, nothing is done and the restart is skipped.
 options:
-  release:
-    description:
-      - Id of the release to make current. It must exist under C(<app_root>/releases/) and be complete.
-    type: str
-    required: true
-    aliases: [id]
-  operation:
-    description:
-      - What kind of change this is; recorded in the state and the history.
-    type: str
-    choices: [switch, deploy, rollback]
-    default: switch
-  reason:
-    description:
-      - Why the change is made (recorded in the history).
-    type: str
   restart_command:
     description:
       - Shell command run after the switch (for example V(systemctl restart myapp)). Skipped when nothing changed.
@@ -137,6 +122,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._activate import 
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
+    SWITCH_SPEC,
     actor_of,
     argument_spec,
 )
@@ -150,10 +136,7 @@ class RestartFailed(FleetError):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC,
-            release={"type": "str", "required": True, "aliases": ["id"]},
-            operation={"type": "str", "default": "switch", "choices": ["switch", "deploy", "rollback"]},
-            reason={"type": "str"},
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC,
             restart_command={"type": "str"},
             confirmed={"type": "bool", "default": True},
         ),
