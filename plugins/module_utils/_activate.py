@@ -64,8 +64,16 @@ def wait_healthy(check, timeout=60.0, interval=1.0, consecutive_successes=1, req
             "seen": verdict["seen"], "expected": verdict["expected"]}
 
 
+def is_rollback_away(store, from_release, to_release):
+    """Whether going from ``from_release`` to ``to_release`` goes back (to a release older in the ledger)."""
+    if not from_release or from_release == to_release:
+        return False
+    old, new = store.manifest(to_release), store.manifest(from_release)
+    return old is not None and new is not None and old.get("sequence", 0) < new.get("sequence", 0)
+
+
 def activate(store, snapshots, release_id, operation="deploy", config="auto", restart=None, health=None,
-             confirmed=False, run_id=None, actor=None, reason=None, check_mode=False):
+             confirmed=False, run_id=None, actor=None, reason=None, check_mode=False, mark_left_bad=False):
     """Put ``release_id`` live on this host: configuration snapshot, switch, restart, health, confirmation.
 
     ``store`` is a ReleaseStore, ``snapshots`` a SnapshotStore. ``config``: ``auto`` restores the release's snapshot
@@ -74,12 +82,15 @@ def activate(store, snapshots, release_id, operation="deploy", config="auto", re
     the switch or the configuration changed anything (or an earlier run left the operation pending).
     Raises ActivationFailed (with the partial result) when the restart or the health check fails: the operation then
     stays pending, so a re-run finishes it and a revert knows where the host came from.
+    ``mark_left_bad``: once a rollback to an older release is confirmed, the release it left is marked bad (who,
+    when, why), so that no later rollback picks it and deploying it again needs an explicit override.
     """
     if config not in CONFIG_MODES:
         raise FleetError("config must be one of %s, not %r" % (", ".join(CONFIG_MODES), config))
     before = store.status()
     result = {"changed": False, "from": before["current"], "to": release_id, "switched": False, "restarted": False,
-              "config_restored": False, "config_changes": [], "drift_folder": None, "drift_saved": [], "health": None, "pending": False}
+              "config_restored": False, "config_changes": [], "drift_folder": None, "drift_saved": [], "health": None, "pending": False,
+              "marked_bad": None}
     if store.manifest(release_id) is None:
         # Let switch() word the refusal (missing or unfinished, and which releases exist) before anything changes.
         store.switch(release_id, check_mode=True)
@@ -122,4 +133,9 @@ def activate(store, snapshots, release_id, operation="deploy", config="auto", re
         store.switch(release_id, operation=operation, run_id=run_id, actor=actor, confirmed=True)
         result["pending"] = False
         result["changed"] = True
+    left = switched["from"] if switched["switched"] else (before["pending"] or {}).get("from")
+    if mark_left_bad and confirmed and operation == "rollback" and is_rollback_away(store, left, release_id):
+        marked, _mark = store.mark_bad(left, actor=actor, reason=reason or "rolled back to %s" % release_id, run_id=run_id)
+        result["marked_bad"] = left
+        result["changed"] = result["changed"] or marked
     return result

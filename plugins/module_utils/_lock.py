@@ -29,8 +29,21 @@ class LockHeld(FleetError):
 
 
 def describe(lock):
-    return "%s (reason: %s) since %s, expires %s" % (
-        lock.get("holder"), lock.get("reason") or "none given", lock.get("since"), lock.get("expires_at") or "never")
+    return "%s (%sreason: %s) since %s, expires %s" % (
+        lock.get("holder"), "run %s, " % lock["run_id"] if lock.get("run_id") else "", lock.get("reason") or "none given",
+        lock.get("since"), lock.get("expires_at") or "never")
+
+
+def how_to_break(lock):
+    """What an operator can do about a lock that is held and not expired (yet)."""
+    ways = []
+    if lock.get("run_id"):
+        ways.append("if run %s has ended without releasing it, break it with break_run=%s (fleet_break_lock_of_run=%s)"
+                    % (lock["run_id"], lock["run_id"], lock["run_id"]))
+    if lock.get("expires_at"):
+        ways.append("once it has expired (%s), break it with break_expired=true (fleet_break_stale_lock=true)" % lock["expires_at"])
+    ways.append("or release it with state=absent force=true once you are sure that run is gone")
+    return "; ".join(ways)
 
 
 def is_expired(lock, now):
@@ -39,8 +52,10 @@ def is_expired(lock, now):
 
 
 class FileLock:
-    def __init__(self, path):
+    def __init__(self, path, dir_mode=0o755):
         self.path = path
+        # The directory is created with this mode when missing (a fleet-wide lock's directory is not world-readable).
+        self.dir_mode = dir_mode
 
     def read(self):
         try:
@@ -68,8 +83,8 @@ class FileLock:
             if break_run and existing.get("run_id") == break_run:
                 broken = existing
             elif not is_expired(existing, now):
-                raise LockHeld("%s is locked by %s; wait for that run to finish, or release the lock once you are sure it is gone"
-                               % (self.path, describe(existing)))
+                raise LockHeld("%s is locked by %s; wait for that run to finish; %s"
+                               % (self.path, describe(existing), how_to_break(existing)))
             elif not break_expired:
                 raise LockHeld("%s holds an expired lock of %s; set break_expired=true (fleet_break_stale_lock=true) to break it"
                                % (self.path, describe(existing)))
@@ -78,7 +93,8 @@ class FileLock:
             return True, record, broken
         directory = os.path.dirname(self.path)
         if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755, exist_ok=True)
+            os.makedirs(directory, self.dir_mode, exist_ok=True)
+            os.chmod(directory, self.dir_mode)  # makedirs' mode is filtered by the umask
         if broken is not None:
             record["broke"] = broken
             # Replace only the lock we judged breakable: re-read right before, so a fresh lock is never clobbered.

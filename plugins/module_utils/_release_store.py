@@ -9,8 +9,8 @@
     <app_root>/shared/                   data linked into every release
     <app_root>/snapshots/<id>/           configuration snapshots (removed with their release)
     <app_root>/current -> releases/<id>  switched by rename(2)
-    <app_root>/.fleet/state.json         current, previous, pinned, pending operation
-    <app_root>/.fleet/history.jsonl      one line per switch
+    <app_root>/.fleet/state.json         current, previous, pinned, known-bad releases, pending operation
+    <app_root>/.fleet/history.jsonl      one line per switch and per known-bad mark
     <app_root>/.fleet/lock               the per-host lock
 
 Releases are ordered by the ``sequence`` number stored in their manifest when they were created (the
@@ -71,6 +71,18 @@ def isoformat(moment):
 
 def parse_isoformat(text):
     return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+# What the playbooks call the module option allow_bad; named in refusals so the operator knows what to pass.
+ALLOW_BAD_HINT = "allow_bad=true (-e fleet_allow_bad_release=true)"
+
+
+def describe_bad(release_id, mark):
+    """Who marked ``release_id`` bad, when, in which run and why: for refusals and reasons."""
+    mark = mark or {}
+    return "%s was marked bad by %s at %s%s (reason: %s)" % (
+        release_id, mark.get("by") or "an unknown actor", mark.get("at") or "an unknown time",
+        " in run %s" % mark["run_id"] if mark.get("run_id") else "", mark.get("reason") or "none given")
 
 
 def validate_release_id(release_id):
@@ -213,6 +225,10 @@ class ReleaseStore:
         state.setdefault("previous", None)
         state.setdefault("pinned", [])
         state.setdefault("pending", None)
+        state.setdefault("bad", {})
+        if not isinstance(state["bad"], dict):
+            raise FleetError("%s: 'bad' must map release ids to marks, got %r; fix or remove that key"
+                             % (self.state_path, state["bad"]))
         return state
 
     def write_state(self, state, now=None):
@@ -244,6 +260,7 @@ class ReleaseStore:
             "previous": previous,
             "pinned": sorted(state.get("pinned") or []),
             "pending": pending,
+            "bad": dict(state["bad"]),
         }
 
     def append_history(self, record):
@@ -264,24 +281,39 @@ class ReleaseStore:
 
     # -- rollback target ------------------------------------------------------------------------
 
-    def rollback_target(self, named=None):
-        """Return ``(target, reason)``; ``target`` is None when there is none, and ``reason`` says why."""
+    def rollback_target(self, named=None, allow_bad=False):
+        """Return ``(target, reason)``; ``target`` is None when there is none, and ``reason`` says why.
+
+        A release marked bad is never chosen automatically; a named one only with ``allow_bad``.
+        """
         status = self.status()
         current = status["current"]
+        bad = status["bad"]
         known = [item["id"] for item in self.releases()]
         if named is not None:
             validate_release_id(named)
             if named not in known:
                 return None, "release %s does not exist (or is unfinished) under %s" % (named, self.releases_dir)
+            if named in bad:
+                if not allow_bad:
+                    return None, "%s; roll back to it anyway with %s, or name another release" % (
+                        describe_bad(named, bad[named]), ALLOW_BAD_HINT)
+                return named, "named release, allowed by allow_bad although %s" % describe_bad(named, bad[named])
             return named, "named release"
+        skipped = []
         pending = status["pending"]
         if pending:
+            candidate = None
             if pending.get("operation") == "rollback" and pending.get("to") in known:
-                return pending["to"], "resuming the interrupted rollback of run %s" % pending.get("run_id")
-            if current == pending.get("to") and pending.get("from") in known:
-                return pending["from"], "the release this host had before the unfinished %s" % pending.get("operation")
-            if current == pending.get("from"):
-                return current, "the unfinished %s never switched this host" % pending.get("operation")
+                candidate = pending["to"], "resuming the interrupted rollback of run %s" % pending.get("run_id")
+            elif current == pending.get("to") and pending.get("from") in known:
+                candidate = pending["from"], "the release this host had before the unfinished %s" % pending.get("operation")
+            elif current == pending.get("from"):
+                candidate = current, "the unfinished %s never switched this host" % pending.get("operation")
+            if candidate is not None:
+                if candidate[0] not in bad:
+                    return candidate
+                skipped.append(candidate[0])  # fall through to the newest older release that is not bad
         if current is None:
             return None, "no release is current under %s" % self.root
         if current not in known:
@@ -289,7 +321,58 @@ class ReleaseStore:
         older = known[:known.index(current)]
         if not older:
             return None, "%s is the oldest release on this host; there is nothing older to roll back to" % current
-        return older[-1], "newest release older than %s" % current
+        good = [release_id for release_id in older if release_id not in bad]
+        if not good:
+            return None, "every release older than %s is marked bad: %s; name a target with fleet_release and allow it with %s" % (
+                current, "; ".join(describe_bad(item, bad[item]) for item in reversed(older)), ALLOW_BAD_HINT)
+        target = good[-1]
+        skipped += [item for item in older[older.index(target) + 1:] if item not in skipped]
+        if not skipped:
+            return target, "newest release older than %s" % current
+        return target, "newest release older than %s that is not marked bad (skipped: %s)" % (
+            current, "; ".join(describe_bad(item, bad[item]) for item in skipped))
+
+    # -- known-bad releases ---------------------------------------------------------------------
+
+    def _unknown_release(self, release_id):
+        return ReleaseNotFound("release %s does not exist under %s; installed releases: %s" % (
+            release_id, self.releases_dir, ", ".join(item["id"] for item in self.releases()) or "none"))
+
+    def mark_bad(self, release_id, actor=None, reason=None, run_id=None, check_mode=False, now=None):
+        """Mark an installed release bad. Returns ``(changed, mark)``; an existing mark is kept as it is (the first
+        mark is the one to audit), so marking again changes nothing."""
+        validate_release_id(release_id)
+        state = self.read_state()
+        if release_id in state["bad"]:
+            return False, state["bad"][release_id]
+        if self.manifest(release_id) is None:
+            raise self._unknown_release(release_id)
+        now = now or utc_now()
+        mark = {"by": actor, "at": isoformat(now), "reason": reason, "run_id": run_id}
+        if not check_mode:
+            state["bad"] = dict(state["bad"], **{release_id: mark})
+            self.write_state(state, now)
+            self.append_history({"time": isoformat(now), "operation": "mark_bad", "release": release_id,
+                                 "actor": actor, "run_id": run_id, "reason": reason})
+        return True, mark
+
+    def clear_bad(self, release_id, actor=None, reason=None, run_id=None, check_mode=False, now=None):
+        """Clear the bad mark of a release. Returns ``(changed, old_mark)``. A mark of a release that was removed
+        since can be cleared; a release that is neither installed nor marked is an error."""
+        validate_release_id(release_id)
+        state = self.read_state()
+        if release_id not in state["bad"]:
+            if self.manifest(release_id) is None:
+                raise self._unknown_release(release_id)
+            return False, None
+        old = state["bad"][release_id]
+        if not check_mode:
+            now = now or utc_now()
+            state["bad"] = {key: value for key, value in state["bad"].items() if key != release_id}
+            self.write_state(state, now)
+            self.append_history({"time": isoformat(now), "operation": "mark_good", "release": release_id,
+                                 "actor": actor, "run_id": run_id, "reason": reason})
+        return True, old
 
     # -- create / remove ------------------------------------------------------------------------
 

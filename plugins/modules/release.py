@@ -19,6 +19,9 @@ description:
   - Each release gets a manifest C(.fleet-release.json) (id, artifact sha256, created at, created by, ledger sequence).
   - The same id with the same artifact changes nothing; the same id with a different artifact is an error, never a
     silent overwrite.
+  - A release marked bad on the host (M(fleetops.release.release_mark)) is refused with O(state=present), whether it
+    still exists or would be unpacked again, unless O(allow_bad=true); the error says who marked it bad, when and why,
+    and nothing is created, pinned or pruned.
   - With O(state=absent), removes a release (and its configuration snapshot). The current release and pinned releases
     are refused.
   - O(keep) prunes the oldest releases by ledger order (never by file times), never the current release, the previous
@@ -91,9 +94,16 @@ options:
       - Verify TLS certificates when downloading an artifact URL.
     type: bool
     default: true
+  allow_bad:
+    description:
+      - With O(state=present), accept a release that is marked bad on the host (deploy it again on purpose).
+        In the playbooks of this collection it comes from C(fleet_allow_bad_release).
+    type: bool
+    default: false
 seealso:
   - module: fleetops.release.release_switch
   - module: fleetops.release.release_info
+  - module: fleetops.release.release_mark
 author:
   - fleetops maintainers (!UNKNOWN)
 """
@@ -164,6 +174,13 @@ releases:
   type: list
   elements: str
   sample: ["2026.11.20-3", "2026.11.26-1"]
+bad:
+  description:
+    - The bad mark of O(release) (C(by), C(at), C(reason), C(run_id)) when it is marked bad and O(allow_bad=true) let it
+      through, so the override can be audited; V(null) otherwise.
+  returned: when O(state=present)
+  type: dict
+  sample: {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "error rate 12% after deploy", "run_id": "20261126T210405Z-4821"}
 """
 
 import os
@@ -174,9 +191,11 @@ from ansible.module_utils.urls import fetch_url
 
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, actor_of, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
+    ALLOW_BAD_HINT,
     ArtifactError,
     FleetError,
     ReleaseStore,
+    describe_bad,
     validate_release_id,
 )
 
@@ -207,6 +226,7 @@ def main():
             created_by={"type": "str"},
             timeout={"type": "int", "default": 60},
             validate_certs={"type": "bool", "default": True},
+            allow_bad={"type": "bool", "default": False},
         ),
         required_if=[("state", "present", ["release"]), ("state", "absent", ["release"]), ("state", "pruned", ["keep"])],
         supports_check_mode=True,
@@ -223,6 +243,7 @@ def main():
         before = [item["id"] for item in store.releases()]
 
         if params["state"] == "present":
+            result["bad"] = check_not_bad(store, release_id, params["allow_bad"])
             created, manifest = create(module, store, release_id)
             result.update(created=created, release=manifest, path=store.release_path(release_id))
         elif params["state"] == "absent":
@@ -247,6 +268,16 @@ def main():
     result["diff"] = {"before": "\n".join(before) + "\n", "after": "\n".join(after) + "\n",
                       "before_header": store.releases_dir, "after_header": store.releases_dir}
     module.exit_json(**result)
+
+
+def check_not_bad(store, release_id, allow_bad):
+    """Refuse a release marked bad unless allowed; returns its mark (or None) for the result."""
+    mark = store.status()["bad"].get(release_id)
+    if mark is not None and not allow_bad:
+        raise FleetError("release %s is known bad on this host: %s. Nothing was changed. Deploy it again only on purpose, "
+                         "with %s, or clear the mark first (fleetops.release.release_mark state=good)"
+                         % (release_id, describe_bad(release_id, mark), ALLOW_BAD_HINT))
+    return mark
 
 
 def create(module, store, release_id):

@@ -82,6 +82,15 @@ options:
         the host is back in its pool and the whole run succeeded, then confirm with M(fleetops.release.release_switch).
     type: bool
     default: true
+  mark_left_bad:
+    description:
+      - Once a V(rollback) to a release older than the one the host ran is confirmed, mark the release it left as
+        known-bad (who, when, why; see M(fleetops.release.release_mark)). No later rollback picks a release marked
+        bad, and deploying it again needs an explicit override. The playbooks set it for rollbacks and for the
+        automatic revert of a failed deploy.
+      - Nothing is marked in check mode, for a deploy, or for a rollback to a newer release.
+    type: bool
+    default: false
 notes:
   - The probe comes from the host, so it proves the app answers where it runs; checks through the load balancer and
     error-rate gates are separate (M(fleetops.release.health_check), M(fleetops.release.traffic_gate)).
@@ -183,6 +192,11 @@ pending:
   description: Whether the operation is still open (not confirmed).
   returned: always
   type: bool
+marked_bad:
+  description: The release this call marked known-bad (O(mark_left_bad)), or V(null).
+  returned: always
+  type: str
+  sample: "2026.11.26-1"
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -243,6 +257,7 @@ def main():
             health_consecutive_successes={"type": "int", "default": 1},
             health_request_timeout={"type": "float", "default": 5},
             confirmed={"type": "bool", "default": True},
+            mark_left_bad={"type": "bool", "default": False},
         ),
         supports_check_mode=True,
     )
@@ -258,7 +273,7 @@ def main():
             restart=restarter(module, store, release_id) if params["restart_command"] else None,
             health=health_waiter(params, release_id) if params["health_url"] else None,
             confirmed=params["confirmed"], run_id=params["run_id"], actor=actor_of(module), reason=params["reason"],
-            check_mode=module.check_mode)
+            check_mode=module.check_mode, mark_left_bad=params["mark_left_bad"])
     except ActivationFailed as exc:
         module.fail_json(msg=str(exc), **exc.result)
     except SnapshotCorrupt as exc:

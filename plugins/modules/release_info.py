@@ -11,12 +11,16 @@ short_description: Report a host's releases, state, lock and rollback target
 version_added: 0.1.0
 description:
   - Reads the release layout under O(app_root) and reports the current and previous release, every complete release
-    with its manifest (oldest first by ledger order), pinned releases, an unfinished operation, the lock holder and the
-    last lines of the history.
+    with its manifest (oldest first by ledger order), pinned releases, known-bad releases (who marked them, when and
+    why), an unfinished operation, the lock holder and the last lines of the history.
   - Resolves the rollback target. By default it is the newest release that is older than the current one in the ledger
     (not a toggle, a second rollback goes one further back). An interrupted rollback resumes towards the target it had,
     and an unfinished deploy returns to the release the host had before it. With O(release), that release is the
     target if it exists.
+  - A release marked bad (M(fleetops.release.release_mark)) is never chosen automatically; the target is then the
+    newest older release that is not marked bad, and RV(rollback_target_reason) names the releases that were skipped.
+    A named O(release) that is marked bad is the target only with O(allow_bad=true); otherwise there is no target and
+    the reason says who marked it bad, when and why.
   - When there is no rollback target, RV(rollback_target) is V(null) and RV(rollback_target_reason) says why; the module
     itself does not fail, so a playbook can collect every host's answer before deciding.
 extends_documentation_fragment:
@@ -39,8 +43,16 @@ options:
       - How many of the newest history lines to return.
     type: int
     default: 10
+  allow_bad:
+    description:
+      - Accept a named O(release) as the rollback target although it is marked bad. In the playbooks of this
+        collection it comes from C(fleet_allow_bad_release).
+      - Has no effect on the automatic target, which is never a release marked bad.
+    type: bool
+    default: false
 seealso:
   - module: fleetops.release.release_switch
+  - module: fleetops.release.release_mark
 author:
   - fleetops maintainers (!UNKNOWN)
 """
@@ -59,6 +71,12 @@ EXAMPLES = r"""
   fleetops.release.release_info:
     release: "2026.11.20-3"
   register: named
+
+- name: Roll back to a release that was marked bad, because the operator said so
+  fleetops.release.release_info:
+    release: "2026.11.20-3"
+    allow_bad: true
+  register: named_bad
 """
 
 RETURN = r"""
@@ -78,12 +96,13 @@ previous:
   type: str
   sample: "2026.11.20-3"
 releases:
-  description: Manifests of all complete releases, oldest first, each with C(current) and C(pinned) flags added.
+  description: Manifests of all complete releases, oldest first, each with C(current), C(pinned) and C(bad) flags added.
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "2026.11.20-3", "sequence": 6, "current": false, "pinned": true, "artifact_sha256": "9f86d0...",
-            "created_at": "2026-11-20T09:00:00Z", "created_by": "deploy", "shared_paths": []}]
+  sample: [{"id": "2026.11.20-3", "sequence": 6, "current": false, "pinned": true, "bad": false,
+            "artifact_sha256": "9f86d0...", "created_at": "2026-11-20T09:00:00Z", "created_by": "deploy",
+            "shared_paths": []}]
 release_ids:
   description: Ids of all complete releases, oldest first.
   returned: always
@@ -96,6 +115,14 @@ pinned:
   type: list
   elements: str
   sample: ["2026.11.20-3"]
+bad:
+  description:
+    - Releases marked bad on this host, each with who marked it (C(by)), when (C(at), UTC), why (C(reason)) and in
+      which run (C(run_id)). A mark outlives its release directory, so it may name a release that was pruned.
+  returned: always
+  type: dict
+  sample: {"2026.11.26-1": {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "error rate 12% after deploy",
+                            "run_id": "20261126T210405Z-4821"}}
 pending:
   description: An operation that was started and not confirmed (interrupted, or awaiting verification), or V(null).
   returned: always
@@ -142,6 +169,7 @@ def main():
             APP_ROOT_SPEC,
             release={"type": "str", "aliases": ["id"]},
             history_lines={"type": "int", "default": 10},
+            allow_bad={"type": "bool", "default": False},
         ),
         supports_check_mode=True,
     )
@@ -152,7 +180,8 @@ def main():
         for item in releases:
             item["current"] = item["id"] == status["current"]
             item["pinned"] = item["id"] in status["pinned"]
-        target, reason = store.rollback_target(module.params["release"])
+            item["bad"] = item["id"] in status["bad"]
+        target, reason = store.rollback_target(module.params["release"], allow_bad=module.params["allow_bad"])
         lock = FileLock(store.lock_path).read()
         result = {
             "changed": False,
@@ -162,6 +191,7 @@ def main():
             "releases": releases,
             "release_ids": [item["id"] for item in releases],
             "pinned": status["pinned"],
+            "bad": status["bad"],
             "pending": status["pending"],
             "lock": lock,
             "lock_expired": bool(lock) and is_expired(lock, utc_now()),

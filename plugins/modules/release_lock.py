@@ -7,17 +7,20 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_lock
-short_description: Take or release a host's deploy lock
+short_description: Take or release a host's deploy lock, or the fleet-wide lock
 version_added: 0.1.0
 description:
   - Takes (O(state=present)) or releases (O(state=absent)) the lock C(<app_root>/.fleet/lock), which records the holder,
-    the reason, since when it is held and when it expires.
+    the reason, the run, since when it is held and when it expires.
+  - With O(path) instead of O(app_root), the same lock lives in that file, for example a fleet-wide lock on a
+    designated fleet host (C(/var/lib/fleetops/fleet.lock)), so that it outlives the controller (AWX throws its job
+    containers away). A missing parent directory is created with mode C(0750).
   - Taking is atomic (a hard link of a complete file), so of two concurrent takers exactly one wins.
   - A lock held by somebody else is refused with that holder's name, reason and times. The same holder taking it again
     changes nothing.
   - An expired lock is broken only with O(break_expired=true), the lock of a run that has ended only with
-    O(break_run) naming that run; the broken lock is returned and kept inside the new lock record so the break can be
-    audited. No other lock is ever broken by this module.
+    O(break_run) naming that run; the broken lock is returned as RV(broken) and kept inside the new lock record
+    (C(broke)) so the break can be audited. No other lock is ever broken by this module.
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.attributes
@@ -27,6 +30,12 @@ attributes:
   diff_mode:
     support: full
 options:
+  path:
+    description:
+      - Absolute path of the lock file, for a lock that does not belong to one release layout (the fleet-wide lock
+        on C(fleet_lock_host)).
+      - Mutually exclusive with O(app_root); without it the lock is C(<app_root>/.fleet/lock).
+    type: path
   state:
     description:
       - V(present) takes the lock, V(absent) releases it.
@@ -85,6 +94,24 @@ EXAMPLES = r"""
   fleetops.release.release_lock:
     holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
     state: absent
+
+- name: Take the fleet-wide lock on the designated fleet host, breaking a stale one only when told to
+  fleetops.release.release_lock:
+    path: /var/lib/fleetops/fleet.lock
+    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    reason: "deploy 2026.11.26-1"
+    run_id: "{{ fleet_run_id }}"
+    ttl: 3600
+    break_expired: "{{ fleet_break_stale_lock | bool }}"
+  delegate_to: "{{ fleet_lock_host }}"
+  run_once: true
+  register: fleet_lock
+
+- name: Say which stale lock was broken
+  ansible.builtin.debug:
+    msg: "Broke the lock of {{ fleet_lock.broken.holder }} (run {{ fleet_lock.broken.run_id }}) since {{ fleet_lock.broken.since }}"
+  when: fleet_lock.broken is truthy
+  run_once: true
 """
 
 RETURN = r"""
@@ -100,13 +127,22 @@ previous:
   type: dict
   sample: {"holder": "bob run 20261126T180000Z-1", "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
 broken:
-  description: Whether an expired lock of another holder was broken.
+  description:
+    - The lock record of another holder that was broken (expired with O(break_expired), or of the run named by
+      O(break_run)), for the audit; V(null) when no lock was broken. It is also kept in the new lock as C(broke).
   returned: always
-  type: bool
-  sample: false
+  type: dict
+  sample: {"holder": "bob run 20261126T180000Z-1", "reason": "deploy", "run_id": "20261126T180000Z-1",
+           "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
+path:
+  description: The lock file.
+  returned: always
+  type: str
+  sample: /var/lib/fleetops/fleet.lock
 """
 
 import json
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -114,11 +150,28 @@ from ansible_collections.fleetops.release.plugins.module_utils._lock import File
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
 
+# A fleet-wide lock names its holders and reasons: its directory is not for everybody to read.
+FLEET_LOCK_DIR_MODE = 0o750
+
+
+def lock_for(params):
+    """The lock the parameters name: the file O(path), else the release layout's own lock."""
+    path = params["path"]
+    if path is None:
+        return FileLock(ReleaseStore(params["app_root"]).lock_path)
+    if not os.path.isabs(path):
+        raise FleetError("path must be an absolute path of a lock file, got %r" % path)
+    if path.endswith("/") or os.path.isdir(path):
+        raise FleetError("path %s is a directory; give the lock file inside it, for example %s"
+                         % (path, os.path.join(path, "fleet.lock")))
+    return FileLock(os.path.normpath(path), dir_mode=FLEET_LOCK_DIR_MODE)
+
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
             APP_ROOT_SPEC,
+            path={"type": "path"},
             state={"type": "str", "default": "present", "choices": ["present", "absent"]},
             holder={"type": "str", "required": True},
             reason={"type": "str"},
@@ -128,29 +181,30 @@ def main():
             break_run={"type": "str"},
             force={"type": "bool", "default": False},
         ),
+        mutually_exclusive=[("app_root", "path")],
         supports_check_mode=True,
     )
     params = module.params
     try:
         if params["ttl"] < 0:
             raise FleetError("ttl must be 0 (never expires) or a number of seconds, got %d" % params["ttl"])
-        store = ReleaseStore(params["app_root"])
-        lock = FileLock(store.lock_path)
+        lock = lock_for(params)
         before = lock.read()
         if params["state"] == "present":
             changed, record, broken = lock.acquire(
                 params["holder"], reason=params["reason"], ttl=params["ttl"] or None, run_id=params["run_id"],
                 break_expired=params["break_expired"], break_run=params["break_run"], check_mode=module.check_mode)
-            result = {"changed": changed, "lock": record, "previous": broken, "broken": broken is not None}
+            result = {"changed": changed, "lock": record, "previous": broken, "broken": broken}
         else:
             changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)
-            result = {"changed": changed, "lock": None, "previous": previous, "broken": False}
+            result = {"changed": changed, "lock": None, "previous": previous, "broken": None}
     except FleetError as exc:
         module.fail_json(msg=str(exc))
+    result["path"] = lock.path
     result["diff"] = {
         "before": json.dumps(before, indent=2, sort_keys=True) + "\n" if before else "",
         "after": json.dumps(result["lock"], indent=2, sort_keys=True) + "\n" if result["lock"] else "",
-        "before_header": store.lock_path, "after_header": store.lock_path,
+        "before_header": lock.path, "after_header": lock.path,
     }
     module.exit_json(**result)
 

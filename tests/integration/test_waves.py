@@ -36,7 +36,7 @@ BAD_HEALTH_TIMEOUT = 5  # the host's own health wait for a release that never ge
 
 # A "Summarize the run" line: host region from -> to outcome.
 SUMMARY_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+-> (\S+)\s+(.*)$")
-BATCH_LABEL = re.compile(r"\(item=wave (\d+)/\d+ batch (\d+)/(\d+): ([^)]*)\)")
+ACTIVATED = re.compile(r"^(?:ok|changed|failed|fatal): \[([^\]]+)\]", re.M)
 
 
 # -- reading the fleet --------------------------------------------------------------------------------
@@ -56,10 +56,14 @@ def summary(out):
 
 
 def walked_batches(out):
-    """[(wave, batch, total, [hosts])] of the forward waves, from the loop labels of "Walk the waves"."""
-    section = out.split("Walk the waves] ***", 2)[-1].split("Revert and finish", 1)[0]
-    found = {(int(w), int(b), int(t)): hosts.split() for w, b, t, hosts in BATCH_LABEL.findall(section)}
-    return [key + (hosts,) for key, hosts in sorted(found.items())]
+    """[[hosts]] of the forward walk, batch after batch: the walk play runs once per batch (serial), and its
+    "Put the release live" task answers for exactly that batch's hosts."""
+    forward = out.split("put every touched host back", 1)[0]
+    batches = []
+    for section in forward.split("PLAY [Deploy - walk the waves]")[1:]:
+        task = section.split("Put the release live", 1)[-1].split("TASK [", 1)[0]
+        batches.append(ACTIVATED.findall(task))
+    return batches
 
 
 def health_releases(fleet):
@@ -178,6 +182,11 @@ def test_deploy_and_rollback_under_load_lose_no_request(fleet, releases, on_w1):
     assert load.releases_seen() <= {"w-1", "w-2"}, load.releases_seen()
     assert set(health_releases(fleet).values()) == {"w-2"}
     assert set(lb_statuses(fleet).values()) == {"UP"}
+    # The waves ran in the plan's order: every host of a wave switched before any host of the next one.
+    switched_at = {name: [entry for entry in history(fleet, name) if entry.get("to") == "w-2"][-1]["time"] for name in names(fleet)}
+    waves = plan(fleet)
+    for earlier, later in zip(waves, waves[1:]):
+        assert max(switched_at[name] for name in earlier["hosts"]) <= min(switched_at[name] for name in later["hosts"]), switched_at
 
     with RequestLoad(lb_urls(fleet), path="/health") as load:
         proc, out = play(fleet, ROLLBACK)
@@ -275,7 +284,7 @@ def test_unreachable_host_in_wave_two_stops_reverts_and_a_rerun_converges(fleet,
         assert proc.returncode != 0, out
         assert re.search(r"wave 2 \S+ %s: forward unreachable" % re.escape(victim), out), out
         rows = summary(out)
-        assert rows[victim]["outcome"] == "unreachable failed (left out of its load balancer)", rows
+        assert rows[victim]["outcome"] == "unreachable (left out of its load balancer)", rows
         switched = waves[0]["hosts"] + [name for name in waves[1]["hosts"] if name != victim]
         assert {name for name, row in rows.items() if row["outcome"] == "reverted"} == set(switched), rows
         assert set(currents(fleet).values()) == {"w-1"}
@@ -328,7 +337,7 @@ def test_min_healthy_splits_a_wave_and_the_regions_keep_serving(fleet, releases,
     batches = walked_batches(out)
     for region in fleet.regions:
         members = {host.name for host in fleet.hosts_in(region)}
-        per_batch = [len(members.intersection(hosts)) for dummy, dummy, dummy, hosts in batches]
+        per_batch = [len(members.intersection(hosts)) for hosts in batches]
         assert max(per_batch) == 1 and sum(1 for count in per_batch if count) == 4, (region, batches)
     assert fewest_up == dict.fromkeys(fleet.regions, 3), fewest_up
     assert set(health_releases(fleet).values()) == {"w-3"}

@@ -189,3 +189,29 @@ def test_wait_healthy_without_release_check_accepts_any_release():
     check = health_check_spec("http://127.0.0.1:1/health")
     result = wait_healthy(check, timeout=5, interval=1, probe=answers("v7"), clock=clock, sleep=clock.sleep)
     assert result["passed"] and result["attempts"] == 1
+
+
+def test_a_confirmed_rollback_marks_the_release_it_left_bad_once(host):
+    store, snapshots, dummy = host
+    activate(store, snapshots, "v2", restart=Restarts(), health=healthy(), confirmed=True)
+    back = activate(store, snapshots, "v1", operation="rollback", restart=Restarts(), health=healthy(), confirmed=True,
+                    run_id="r9", actor="alice", reason="500s in checkout", mark_left_bad=True)
+    assert back["marked_bad"] == "v2"
+    mark = store.status()["bad"]["v2"]
+    assert (mark["by"], mark["reason"], mark["run_id"]) == ("alice", "500s in checkout", "r9")
+    again = activate(store, snapshots, "v1", operation="rollback", restart=Restarts(), health=healthy(), confirmed=True,
+                     mark_left_bad=True)
+    assert again["marked_bad"] is None and not again["changed"]
+
+
+def test_no_mark_for_a_deploy_a_roll_forward_a_failed_rollback_or_without_the_option(host):
+    store, snapshots, dummy = host
+    assert activate(store, snapshots, "v2", restart=Restarts(), confirmed=True, mark_left_bad=True)["marked_bad"] is None
+    assert activate(store, snapshots, "v1", operation="rollback", confirmed=True)["marked_bad"] is None
+    assert activate(store, snapshots, "v2", operation="rollback", confirmed=True, mark_left_bad=True)["marked_bad"] is None
+    with pytest.raises(ActivationFailed):
+        activate(store, snapshots, "v1", operation="rollback", health=healthy(False), confirmed=True, mark_left_bad=True)
+    assert store.status()["bad"] == {}
+    # The next call finishes the interrupted rollback and then marks what the host came from.
+    done = activate(store, snapshots, "v1", operation="rollback", health=healthy(), confirmed=True, mark_left_bad=True)
+    assert done["marked_bad"] == "v2"

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import datetime
+import os
+import stat
 import threading
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld, describe, how_to_break
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import utc_now
 
 LATER = datetime.timedelta(hours=2)
@@ -99,3 +101,59 @@ def test_the_lock_of_a_named_run_is_broken_even_before_it_expires(lock):
     changed, record, broken = lock.acquire("alice run r2", ttl=3600, run_id="r2", break_run="r1")
     assert changed and broken["run_id"] == "r1" and record["broke"]["holder"] == "alice run r1"
     assert lock.read()["holder"] == "alice run r2"
+
+
+def test_a_held_lock_names_holder_run_reason_times_and_how_to_break_it(lock):
+    now = utc_now()
+    lock.acquire("alice run r1", reason="deploy v2", ttl=600, run_id="r1", now=now)
+    with pytest.raises(LockHeld) as refused:
+        lock.acquire("bob run r2", run_id="r2", now=now)
+    message = str(refused.value)
+    record = lock.read()
+    assert "locked by alice run r1 (run r1, reason: deploy v2) since %s, expires %s" % (record["since"], record["expires_at"]) in message
+    assert "break_run=r1 (fleet_break_lock_of_run=r1)" in message
+    assert "once it has expired (%s), break it with break_expired=true (fleet_break_stale_lock=true)" % record["expires_at"] in message
+    assert "state=absent force=true" in message
+
+
+def test_a_lock_that_never_expires_and_has_no_run_can_only_be_released(lock):
+    lock.acquire("alice", ttl=None)
+    with pytest.raises(LockHeld) as refused:
+        lock.acquire("bob")
+    message = str(refused.value)
+    assert "alice (reason: none given)" in message and "expires never" in message
+    assert "break_run" not in message and "break_expired" not in message and "force=true" in message
+
+
+def test_describe_and_how_to_break():
+    assert describe({"holder": "a", "since": "S"}) == "a (reason: none given) since S, expires never"
+    assert how_to_break({}) == "or release it with state=absent force=true once you are sure that run is gone"
+
+
+def test_the_lock_directory_gets_the_given_mode(tmp_path):
+    fleet = FileLock(str(tmp_path / "var" / "lib" / "fleetops" / "fleet.lock"), dir_mode=0o750)
+    fleet.acquire("alice")
+    assert stat.S_IMODE(os.stat(os.path.dirname(fleet.path)).st_mode) == 0o750
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    os.chmod(str(existing), 0o755)
+    FileLock(str(existing / "fleet.lock"), dir_mode=0o750).acquire("alice")
+    assert stat.S_IMODE(os.stat(str(existing)).st_mode) == 0o755  # an existing directory is left as it is
+
+
+def test_check_mode_creates_no_directory(tmp_path):
+    fleet = FileLock(str(tmp_path / "fleetops" / "fleet.lock"), dir_mode=0o750)
+    assert fleet.acquire("alice", check_mode=True)[0]
+    assert not os.path.exists(str(tmp_path / "fleetops"))
+
+
+@pytest.mark.parametrize("how", ["expired", "run"])
+def test_a_broken_lock_is_returned_and_kept_for_the_audit(lock, how):
+    now = utc_now()
+    lock.acquire("alice run r1", reason="deploy", ttl=60, run_id="r1", now=now)
+    old = lock.read()
+    kwargs = {"break_expired": True, "now": now + LATER} if how == "expired" else {"break_run": "r1", "now": now}
+    changed, record, broken = lock.acquire("bob run r2", run_id="r2", **kwargs)
+    assert changed and broken == old and lock.read()["broke"] == old and record["holder"] == "bob run r2"
+    # Breaking is idempotent for the new holder: taking it again changes nothing and breaks nothing.
+    assert lock.acquire("bob run r2", run_id="r2", **kwargs) == (False, lock.read(), None)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
     ReleaseIdError,
     ReleaseNotFound,
     ReleaseStore,
+    describe_bad,
     validate_relative_path,
     validate_release_id,
 )
@@ -390,3 +392,208 @@ def test_corrupt_state_is_a_clear_error(store, artifact):
         handle.write("{not json")
     with pytest.raises(FleetError, match="not valid JSON"):
         store.read_state()
+
+
+# -- known-bad releases ------------------------------------------------------------------------------
+
+MOMENT = datetime.datetime(2026, 11, 26, 21, 9, 12, tzinfo=datetime.timezone.utc)
+
+
+def test_mark_bad_records_who_when_why_and_a_history_line(store, artifact):
+    three_releases(store, artifact)
+    changed, mark = store.mark_bad("v3", actor="alice", reason="error rate 12%", run_id="r7", now=MOMENT)
+    assert changed and mark == {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "error rate 12%", "run_id": "r7"}
+    assert store.read_state()["bad"] == {"v3": mark} and store.status()["bad"] == {"v3": mark}
+    assert store.history()[-1] == {"time": "2026-11-26T21:09:12Z", "operation": "mark_bad", "release": "v3",
+                                   "actor": "alice", "run_id": "r7", "reason": "error rate 12%"}
+    assert store.status()["current"] == "v3" and store.read_state()["previous"] == "v2"  # nothing else changes
+
+
+def test_marking_again_keeps_the_first_mark(store, artifact):
+    three_releases(store, artifact)
+    first = store.mark_bad("v3", actor="alice", reason="first", now=MOMENT)[1]
+    lines = len(store.history())
+    changed, mark = store.mark_bad("v3", actor="bob", reason="second")
+    assert not changed and mark == first and len(store.history()) == lines
+
+
+def test_mark_and_clear_in_check_mode_write_nothing(store, artifact):
+    three_releases(store, artifact)
+    before, lines = open(store.state_path).read(), len(store.history())
+    changed, mark = store.mark_bad("v2", actor="alice", check_mode=True, now=MOMENT)
+    assert changed and mark["at"] == "2026-11-26T21:09:12Z"
+    assert open(store.state_path).read() == before and len(store.history()) == lines
+    store.mark_bad("v2", actor="alice")
+    before, lines = open(store.state_path).read(), len(store.history())
+    changed, old = store.clear_bad("v2", check_mode=True)
+    assert changed and old["by"] == "alice"
+    assert open(store.state_path).read() == before and len(store.history()) == lines
+
+
+def test_clear_bad(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v2", actor="alice", reason="bad", run_id="r1")
+    store.mark_bad("v3", actor="alice")
+    changed, old = store.clear_bad("v2", actor="bob", reason="false alarm", run_id="r2", now=MOMENT)
+    assert changed and old["reason"] == "bad"
+    assert list(store.status()["bad"]) == ["v3"]
+    assert store.history()[-1] == {"time": "2026-11-26T21:09:12Z", "operation": "mark_good", "release": "v2",
+                                   "actor": "bob", "run_id": "r2", "reason": "false alarm"}
+    assert store.clear_bad("v2") == (False, None)  # installed, not marked: nothing to do
+
+
+def test_unknown_release_names_the_installed_ones(store, artifact):
+    three_releases(store, artifact)
+    with pytest.raises(ReleaseNotFound, match="release v9 does not exist.*installed releases: v1, v2, v3"):
+        store.mark_bad("v9")
+    with pytest.raises(ReleaseNotFound, match="installed releases: v1, v2, v3"):
+        store.clear_bad("v9")
+    with pytest.raises(ReleaseIdError):
+        store.mark_bad("../v1")
+    assert store.status()["bad"] == {}
+
+
+def test_unknown_release_on_an_empty_host(store):
+    with pytest.raises(ReleaseNotFound, match="installed releases: none"):
+        store.mark_bad("v1")
+    assert not os.path.exists(store.state_path)
+
+
+def test_the_mark_of_a_removed_release_stays_and_can_be_cleared(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v1", actor="alice")
+    store.remove_release("v1")
+    assert "v1" in store.status()["bad"]
+    assert store.mark_bad("v1")[0] is False
+    assert store.clear_bad("v1")[0] is True and store.status()["bad"] == {}
+
+
+def test_switch_and_pins_keep_the_marks(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v3", actor="alice")
+    store.switch("v2", operation="rollback")
+    store.set_pinned("v1", True)
+    assert list(store.status()["bad"]) == ["v3"]
+
+
+def test_a_bad_map_that_is_not_a_map_is_a_clear_error(store, artifact):
+    three_releases(store, artifact)
+    state = store.read_state()
+    state["bad"] = ["v3"]
+    store.write_state(state)
+    with pytest.raises(FleetError, match="'bad' must map release ids to marks"):
+        store.status()
+
+
+def test_describe_bad():
+    assert describe_bad("v3", {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "5xx", "run_id": "r7"}) == (
+        "v3 was marked bad by alice at 2026-11-26T21:09:12Z in run r7 (reason: 5xx)")
+    assert describe_bad("v3", {}) == "v3 was marked bad by an unknown actor at an unknown time (reason: none given)"
+    assert describe_bad("v3", None).startswith("v3 was marked bad by an unknown actor")
+
+
+# -- rollback target with known-bad releases ---------------------------------------------------------
+
+def test_rollback_target_skips_a_bad_release(store, artifact):
+    for release_id in ("v1", "v2", "v3", "v4"):
+        create(store, artifact, release_id)
+        store.switch(release_id)
+    store.mark_bad("v3", actor="alice", reason="5xx", run_id="r7", now=MOMENT)
+    target, reason = store.rollback_target()
+    assert target == "v2"
+    assert reason == ("newest release older than v4 that is not marked bad (skipped: v3 was marked bad by alice at "
+                      "2026-11-26T21:09:12Z in run r7 (reason: 5xx))")
+    store.mark_bad("v2", actor="bob")
+    target, reason = store.rollback_target()
+    assert target == "v1" and "v3 was marked bad" in reason and "v2 was marked bad by bob" in reason
+
+
+def test_a_bad_current_release_does_not_matter_for_the_target(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v3")
+    assert store.rollback_target() == ("v2", "newest release older than v3")
+
+
+def test_no_target_when_every_older_release_is_bad(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v1", actor="alice", reason="old bug")
+    store.mark_bad("v2", actor="bob", reason="5xx")
+    target, reason = store.rollback_target()
+    assert target is None
+    assert reason.startswith("every release older than v3 is marked bad: v2 was marked bad by bob")
+    assert "v1 was marked bad by alice" in reason and "fleet_release" in reason and "allow_bad=true" in reason
+    assert "fleet_allow_bad_release=true" in reason
+
+
+def test_a_named_bad_target_needs_allow_bad(store, artifact):
+    three_releases(store, artifact)
+    store.mark_bad("v1", actor="alice", reason="data loss", run_id="r3", now=MOMENT)
+    target, reason = store.rollback_target("v1")
+    assert target is None
+    assert reason.startswith("v1 was marked bad by alice at 2026-11-26T21:09:12Z in run r3 (reason: data loss)")
+    assert "allow_bad=true (-e fleet_allow_bad_release=true)" in reason
+    target, reason = store.rollback_target("v1", allow_bad=True)
+    assert target == "v1" and reason.startswith("named release, allowed by allow_bad although v1 was marked bad by alice")
+    assert store.rollback_target("v2", allow_bad=True) == ("v2", "named release")
+    assert store.rollback_target("v7", allow_bad=True)[0] is None
+
+
+def test_interrupted_rollback_to_a_release_marked_bad_since_goes_further_back(store, artifact):
+    three_releases(store, artifact)
+    store.switch("v2", operation="rollback", run_id="r9", confirmed=False)
+    store.mark_bad("v2", actor="alice", reason="also broken")
+    target, reason = store.rollback_target()
+    assert target == "v1" and "newest release older than v2 that is not marked bad" in reason
+    assert "v2 was marked bad by alice" in reason
+
+
+def test_unfinished_deploy_from_a_bad_release(store, artifact):
+    three_releases(store, artifact)
+    create(store, artifact, "v4")
+    store.switch("v4", operation="deploy", confirmed=False)  # from v3
+    store.mark_bad("v3")
+    target, reason = store.rollback_target()
+    assert target == "v2" and reason.count("v3 was marked bad") == 1
+
+
+def test_unfinished_operation_that_never_switched_a_bad_current_release(store, artifact):
+    three_releases(store, artifact)
+    state = store.read_state()
+    state["pending"] = {"operation": "deploy", "from": "v3", "to": "v4"}
+    store.write_state(state)
+    assert store.rollback_target() == ("v3", "the unfinished deploy never switched this host")
+    store.mark_bad("v3")
+    assert store.rollback_target()[0] == "v2"
+
+
+def test_protected_follows_the_target_that_skips_bad_releases(store, artifact):
+    for index in range(1, 6):
+        create(store, artifact, "v%d" % index)
+    store.switch("v4")
+    store.switch("v5")
+    store.mark_bad("v4")
+    protected = store.protected()
+    assert protected["v3"] == "rollback target" and protected["v4"] == "previous release"
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=8), st.data())
+@settings(max_examples=60, deadline=None)
+def test_automatic_target_is_never_bad_and_is_the_newest_older_good_one(tmp_path_factory, bad_flags, data):
+    store = ReleaseStore(str(tmp_path_factory.mktemp("badprop") / "app"))
+    base = tmp_path_factory.mktemp("art")
+    ids = ["r%d" % i for i in range(len(bad_flags))]
+    for release_id in ids:
+        store.create_release(release_id, artifact=make_tarball(base / (release_id + ".tgz"), {"f": release_id.encode()}))
+    current = data.draw(st.sampled_from(ids))
+    store.switch(current)
+    for release_id, is_bad in zip(ids, bad_flags):
+        if is_bad:
+            store.mark_bad(release_id, actor="prop")
+    bad = {release_id for release_id, is_bad in zip(ids, bad_flags) if is_bad}
+    target, reason = store.rollback_target()
+    good_older = [release_id for release_id in ids[:ids.index(current)] if release_id not in bad]
+    assert target == (good_older[-1] if good_older else None), reason
+    assert target not in bad
+    named = data.draw(st.sampled_from(ids))
+    assert store.rollback_target(named)[0] == (None if named in bad else named)
+    assert store.rollback_target(named, allow_bad=True)[0] == named

@@ -1,0 +1,62 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The release module refuses to deploy a release marked bad again unless allowed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import ReleaseStore
+
+
+@pytest.fixture(name="store")
+def fixture_store(tmp_path, tarball):
+    store = ReleaseStore(str(tmp_path / "app"))
+    for release in ("v1", "v2"):
+        store.create_release(release, artifact=tarball(tmp_path / (release + ".tar.gz"), release))
+        store.switch(release)
+    store.mark_bad("v2", actor="alice", reason="5xx after deploy", run_id="r7")
+    return store
+
+
+def snapshot(store):
+    return sorted(os.listdir(store.releases_dir)), open(store.state_path).read()
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_deploying_a_bad_release_again_is_refused(run_module, store, tmp_path, pruned, tarball):
+    if pruned:
+        store.switch("v1", operation="rollback")
+        store.remove_release("v2")
+    before = snapshot(store)
+    args = {"app_root": store.root, "release": "v2", "artifact": tarball(tmp_path / "v2-again.tar.gz", "v2"), "keep": 1, "pinned": True}
+    result = run_module("release", args)
+    assert result["failed"] and not result["changed"] and not result["created"] and result["pruned"] == []
+    assert "release v2 is known bad on this host: v2 was marked bad by alice at" in result["msg"]
+    assert "in run r7 (reason: 5xx after deploy)" in result["msg"] and "Nothing was changed" in result["msg"]
+    assert "allow_bad=true (-e fleet_allow_bad_release=true)" in result["msg"] and "release_mark state=good" in result["msg"]
+    assert snapshot(store) == before
+
+
+def test_allow_bad_lets_it_through_and_says_so(run_module, store, tmp_path, tarball):
+    store.switch("v1", operation="rollback")
+    store.remove_release("v2")
+    result = run_module("release", {"app_root": store.root, "release": "v2", "artifact": tarball(tmp_path / "v2.tar.gz", "v2"),
+                                    "allow_bad": True})
+    assert result["changed"] and result["created"] and result["bad"]["by"] == "alice"
+    assert store.manifest("v2") is not None and "v2" in store.status()["bad"]  # the mark stays until cleared
+
+
+def test_good_releases_and_other_states_are_not_affected(run_module, store, tmp_path, tarball):
+    fresh = run_module("release", {"app_root": store.root, "release": "v3", "artifact": tarball(tmp_path / "v3.tar.gz", "v3")})
+    assert fresh["created"] and fresh["bad"] is None
+    pin = run_module("release", {"app_root": store.root, "release": "v1", "pinned": True})
+    assert pin["changed"] and not pin.get("failed")
+    prune = run_module("release", {"app_root": store.root, "state": "pruned", "keep": 1})
+    assert not prune.get("failed") and "bad" not in prune
+    removed = run_module("release", {"app_root": store.root, "release": "v3", "state": "absent"})
+    assert removed["removed"] and "v2" in store.status()["bad"]
