@@ -5,6 +5,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg"
+# Live progress per wave and region, a summary per region and the time to recover (plugins/callback/fleet.py).
+export ANSIBLE_STDOUT_CALLBACK=fleetops.release.fleet
 state=${FLEET_STATE_DIR:-/var/tmp/fleetops-fleet}
 inventory="$state/inventory.yml"
 out="$root/build/demo"
@@ -63,8 +65,11 @@ else
 fi
 show_releases
 
-step "Deploying demo-2 again, without the gate"
-deploy demo-2
+step "Deploying demo-2 again, without the gate (it is known-bad since the revert: the deploy says so and needs an override)"
+if deploy demo-2; then
+  echo "the deploy of a known-bad release passed (unexpected)"
+fi
+deploy demo-2 -e fleet_allow_bad_release=true -e fleet_reason="demo: deploying demo-2 on purpose"
 
 step "Every host now runs:"
 show_releases
@@ -83,6 +88,16 @@ ansible-playbook -i "$inventory" playbooks/rollback.yml -e fleet_reason="demo: d
 
 step "After the rollback every host runs:"
 show_releases
+step "The audit record of that rollback (one JSON line per run in $state/audit/<day>.jsonl; jq-like view)"
+python - "$state/audit" <<'PY'
+import glob, json, sys
+record = [json.loads(line) for path in sorted(glob.glob(sys.argv[1] + "/*.jsonl")) for line in open(path)][-1]
+short = {key: record[key] for key in ("run_id", "operation", "operator", "reason", "status", "started", "finished",
+                                       "recovery_seconds", "gates", "failures") if key in record}
+short["hosts"] = dict(list(record["hosts"].items())[:2])
+print(json.dumps(short, indent=2, sort_keys=True))
+print("... and %d more host(s)" % (len(record["hosts"]) - 2))
+PY
 
 cat <<EOT
 
@@ -90,6 +105,6 @@ The fleet keeps running so you can look around:
   inventory:   $inventory
   a host:      ssh -i $state/ssh/id_ed25519 root@127.0.1.1   (its own /srv/app, /etc/fleetapp)
   an LB:       curl http://127.0.2.1:8080/   (us; eu is 127.0.2.2, ap 127.0.2.3)
-  roll again:  .venv/bin/ansible-playbook -i $inventory playbooks/rollback.yml -e fleet_release=demo-2
+  roll again:  .venv/bin/ansible-playbook -i $inventory playbooks/rollback.yml -e fleet_release=demo-2 -e fleet_allow_bad_release=true
 Tear it down with:  make fleet-down
 EOT

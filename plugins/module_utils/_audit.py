@@ -117,6 +117,12 @@ def record_time(record):
     """The time of a record (see the module docstring), or None when it has no usable one."""
     for field in TIME_FIELDS:
         value = record.get(field)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            # The run report keeps its times as seconds since the epoch.
+            try:
+                return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                return None
         if value:
             try:
                 return parse_time(value, what=field)

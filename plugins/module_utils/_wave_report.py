@@ -309,7 +309,7 @@ def finish(report, now):
     report["finished"] = now
     report["updated"] = now
     reverted = any(row.get("reverted") for row in report["hosts"].values())
-    if report.get("operation") == "rollback" and not failed and report["first_switch"] is not None:
+    if "rollback" in str(report.get("operation")) and not failed and report["first_switch"] is not None:
         report["recovered_at"] = now
         report["recovery_seconds"] = round(now - report["first_switch"], 1)
     elif reverted and report["failed_at"] is not None:

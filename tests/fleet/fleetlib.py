@@ -575,6 +575,10 @@ def render_inventory(paths: FleetPaths, hosts: list[Host], lb_address_base: str,
         "fleet_app_root": "/srv/app",
         "fleet_restart_command": f"{paths.fleetapp_ctl} restart",
         "fleet_health_url": f"http://{{{{ ansible_host }}}}:{APP_PORT}/health",
+        # Per fleet, so that fleets side by side never share audit records or the fleet-wide lock: the records on
+        # the controller in the state directory, the lock in the first host's own /srv.
+        "fleet_audit_dir": str(paths.state_dir / "audit"),
+        "fleet_lock_path": "/srv/fleetops/fleet.lock",
     })
     if blue_green:
         fleet_vars["fleet_strategy"] = "blue_green"

@@ -111,9 +111,15 @@ def test_deploy_rollback_cycle(fleet, releases):
     assert set(currents(fleet).values()) == {"v1"}
     assert {health(fleet, name)["release"] for name in names(fleet)} == {"v1"}
     first = names(fleet)[0]
-    last = json.loads(open(fleet.host_path(first, "/srv/app/.fleet/history.jsonl")).readlines()[-1])
+    lines = [json.loads(line) for line in open(fleet.host_path(first, "/srv/app/.fleet/history.jsonl"))]
+    last = [entry for entry in lines if "to" in entry][-1]
     assert (last["from"], last["to"], last["operation"], last["reason"]) == ("v2", "v1", "rollback", "checkout errors")
     assert last["run_id"] and last["actor"]
+    # The rollback left v2, which is now known-bad on every host, with who, when and why.
+    assert (lines[-1]["operation"], lines[-1]["release"], lines[-1]["reason"]) == ("mark_bad", "v2", "checkout errors")
+    for name in names(fleet):
+        mark = json.load(open(fleet.host_path(name, "/srv/app/.fleet/state.json")))["bad"]["v2"]
+        assert mark["run_id"] == last["run_id"] and mark["by"] == last["actor"]
 
     # Not a toggle: v1 is the oldest, so a second rollback has no target and changes nothing.
     before = history_lengths(fleet)
@@ -122,11 +128,14 @@ def test_deploy_rollback_cycle(fleet, releases):
     assert "oldest release" in out and first in out
     assert history_lengths(fleet) == before and set(currents(fleet).values()) == {"v1"}
 
-    # Named rollback ("roll forward") to v2, then again: no change.
+    # Named rollback ("roll forward") to v2: refused while v2 is marked bad, unless told; then again: no change.
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    assert proc.returncode != 0 and "marked bad" in out and "fleet_allow_bad_release" in out, out
+    assert set(currents(fleet).values()) == {"v1"}
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2", "fleet_allow_bad_release": True})
     assert proc.returncode == 0, out
     assert {health(fleet, name)["release"] for name in names(fleet)} == {"v2"}
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2", "fleet_allow_bad_release": True})
     assert proc.returncode == 0, out
     assert all(row["changed"] == 0 for host, row in recap(out).items() if host in names(fleet)), out
 
@@ -164,7 +173,7 @@ def test_rollback_refuses_mixed_targets(fleet, releases):
     proc, out = play(fleet, ROLLBACK)
     assert proc.returncode != 0 and "different releases" in out and odd in out
     assert currents(fleet) == before
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2"})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "v2", "fleet_allow_bad_release": True})
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"v2"}
 
@@ -256,7 +265,7 @@ def test_become_with_a_non_root_user(fleet, releases):
     proc, out = deploy(fleet, releases, "v3", limit=host, extra_vars=extra)
     assert proc.returncode == 0, out
     assert currents(fleet)[host] == "v3" and health(fleet, host)["release"] == "v3"
-    proc, out = play(fleet, ROLLBACK, limit=host, extra_vars=dict(extra, fleet_release="v2"))
+    proc, out = play(fleet, ROLLBACK, limit=host, extra_vars=dict(extra, fleet_release="v2", fleet_allow_bad_release=True))
     assert proc.returncode == 0, out
     assert currents(fleet)[host] == "v2"
     manifest = json.load(open(fleet.host_path(host, "/srv/app/releases/v3/.fleet-release.json")))
@@ -271,7 +280,8 @@ def test_paramiko_connection(fleet, releases):
     assert proc.returncode == 0, out
     assert "paramiko" in proc.stderr  # its deprecation warning: the connection really was paramiko
     assert {currents(fleet)[name] for name in hosts} == {"v3"}
-    proc, out = play(fleet, ROLLBACK, limit=",".join(hosts), extra_vars={"fleet_release": "v2"}, env=paramiko)
+    proc, out = play(fleet, ROLLBACK, limit=",".join(hosts), extra_vars={"fleet_release": "v2", "fleet_allow_bad_release": True},
+                     env=paramiko)
     assert proc.returncode == 0, out
     assert {health(fleet, name)["release"] for name in hosts} == {"v2"}
 

@@ -32,6 +32,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._waves import pla
 pytestmark = pytest.mark.fleet
 
 GOOD = ("w-1", "w-2", "w-3")
+# w-2 was rolled back away from by an earlier test, so it is known-bad: deploying it again is on purpose.
+AGAIN = {"fleet_allow_bad_release": True}
 BAD_HEALTH_TIMEOUT = 5  # the host's own health wait for a release that never gets healthy: keeps the test short
 
 # A "Summarize the run" line: host region from -> to outcome.
@@ -235,7 +237,9 @@ def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_
     assert set(health_releases(fleet).values()) == {old_release}
     assert set(lb_statuses(fleet).values()) == {"UP"}
     for name in canaries:
-        assert [entry["to"] for entry in history(fleet, name)[-2:]] == ["w-bad", old_release], name
+        assert [entry["to"] for entry in history(fleet, name) if "to" in entry][-2:] == ["w-bad", old_release], name
+        # The revert left w-bad: it is known-bad there now, so no later rollback picks it.
+        assert "w-bad" in json.loads(fleet.host_path(name, "/srv/app/.fleet/state.json").read_text())["bad"], name
     # Hosts of later waves were never switched.
     assert {name: history(fleet, name) for name in later} == later_history
 
@@ -275,7 +279,7 @@ def test_unreachable_host_in_wave_two_stops_reverts_and_a_rerun_converges(fleet,
         "  when: fleet_batch.wave == 1\n" % {"dir": tmp_path})
     try:
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            running = pool.submit(deploy, fleet, releases, "w-2", extra_vars={"fleet_hook_after_wave": str(hook)})
+            running = pool.submit(deploy, fleet, releases, "w-2", extra_vars={"fleet_hook_after_wave": str(hook), **AGAIN})
             while not (tmp_path / "wave-1-done").exists() and not running.done():
                 time.sleep(0.2)
             stop_sshd(fleet, victim)
@@ -298,16 +302,16 @@ def test_unreachable_host_in_wave_two_stops_reverts_and_a_rerun_converges(fleet,
         start_sshd(fleet, victim)
 
     try:
-        proc, out = deploy(fleet, releases, "w-2")
+        proc, out = deploy(fleet, releases, "w-2", extra_vars=AGAIN)
         assert proc.returncode != 0 and "locked by another run" in out and victim in out, out
-        proc, out = deploy(fleet, releases, "w-2", extra_vars={"fleet_break_lock_of_run": hint.group(1)})
+        proc, out = deploy(fleet, releases, "w-2", extra_vars={"fleet_break_lock_of_run": hint.group(1), **AGAIN})
         assert proc.returncode == 0, out
         assert set(health_releases(fleet).values()) == {"w-2"}
         assert set(lb_statuses(fleet).values()) == {"UP"}
     finally:
         if release_stale_locks(fleet):
             # The re-run was refused: put the fleet back on one release, in rotation, for the next tests.
-            deploy(fleet, releases, "w-2")
+            deploy(fleet, releases, "w-2", extra_vars=AGAIN)
 
 
 def test_min_healthy_splits_a_wave_and_the_regions_keep_serving(fleet, releases, on_w1):

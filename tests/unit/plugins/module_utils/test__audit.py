@@ -332,3 +332,9 @@ def test_summary_falls_back_to_the_run_and_accepts_a_host_list():
     }
     assert summarise_for_host(record, "ap-1")["outcome"] == "ok"
     assert summarise_for_host({"run_id": "r3", "operation": "drill", "operator": {"name": "carol"}}, "x")["actor"] == "carol"
+
+
+def test_record_time_reads_epoch_seconds_of_the_run_report():
+    moment = record_time({"started": 1795000000.5})
+    assert moment == datetime.datetime.fromtimestamp(1795000000.5, datetime.timezone.utc)
+    assert record_time({"started": 1e300}) is None

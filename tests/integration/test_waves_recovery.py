@@ -1,0 +1,138 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""deploy.yml interrupted with kill -9 in the middle of a wave, then re-run; and a deploy limited to one region.
+
+The module deploys its own releases (k-*) and leaves every host on a good release, in rotation, unlocked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test_release_lifecycle import DEPLOY, currents, deploy, health, names
+from test_waves import lb_statuses, plan, summary
+
+pytestmark = pytest.mark.fleet
+
+RELEASES = ("k-1", "k-2", "k-3")
+
+
+@pytest.fixture(scope="module", name="releases")
+def fixture_releases(fleet):
+    return {release_id: fleet.build_release(release_id) for release_id in RELEASES}
+
+
+@pytest.fixture(scope="module", name="on_k1")
+def fixture_on_k1(fleet, releases):
+    proc, out = deploy(fleet, releases, "k-1", extra_vars={"fleet_allow_bad_release": True})
+    assert proc.returncode == 0, out
+
+
+def complete_release(fleet, name):
+    """The release the host's current symlink points at, checked complete (its manifest and code are there)."""
+    link = fleet.host_path(name, "/srv/app/current")
+    target = os.readlink(link)
+    release = os.path.basename(target)
+    root = fleet.host_path(name, "/srv/app/releases/" + release)
+    manifest = json.loads((root / ".fleet-release.json").read_text())
+    assert manifest["id"] == release and (root / "app.py").exists(), (name, release)
+    return release
+
+
+def start_deploy(fleet, releases, release_id, extra_vars):
+    """ansible-playbook deploy.yml in its own process group, so the test can kill -9 all of it."""
+    path, sha = releases[release_id]
+    extra = {"fleet_release": release_id, "fleet_artifact": str(path), "fleet_artifact_sha256": sha, **extra_vars}
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH="%s%s%s" % (bin_dir, os.pathsep, os.environ.get("PATH", "")))
+    log = open(fleet.state_dir / "killed-deploy.log", "w")  # pylint: disable=consider-using-with
+    proc = subprocess.Popen([str(bin_dir / "ansible-playbook"), "-i", str(fleet.inventory), "-e", json.dumps(extra), DEPLOY],
+                            cwd=str(Path(DEPLOY).parent.parent), env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc, log
+
+
+def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_converges(fleet, releases, on_k1, tmp_path):
+    waves = plan(fleet)
+    wave_two = waves[1]["hosts"]
+    # Held in wave 2 after its hosts were drained and before they switch: the worst moment to lose the controller.
+    hook = tmp_path / "before_switch.yml"
+    hook.write_text(
+        "- name: Tell the test that wave 2 is drained\n"
+        "  ansible.builtin.file: {path: \"%(dir)s/drained\", state: touch}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 2\n"
+        "- name: Wait to be killed\n"
+        "  ansible.builtin.wait_for: {path: \"%(dir)s/never\", timeout: 120}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 2\n" % {"dir": tmp_path})
+    proc, log = start_deploy(fleet, releases, "k-2", {"fleet_hook_before_switch": str(hook)})
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "drained").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, (fleet.state_dir / "killed-deploy.log").read_text()
+            time.sleep(0.2)
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        log.close()
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    # Every host is on a complete release and answers on it: wave 1 on k-2, the rest still on k-1.
+    for name in names(fleet):
+        release = complete_release(fleet, name)
+        assert release == ("k-2" if name in waves[0]["hosts"] else "k-1"), (name, release)
+        assert health(fleet, name)["release"] == release
+    drained = {server for server, status in lb_statuses(fleet).items() if status != "UP"}
+    assert drained and drained <= set(wave_two), drained
+
+    # The same command again is refused: the killed run still holds the fleet's lock, and the refusal names it.
+    path, sha = releases["k-2"]
+    proc, out = deploy(fleet, releases, "k-2")
+    assert proc.returncode != 0, out
+    killed = re.search(r"run (\d{8}T\d{6}Z-\d+)", out)
+    assert killed, out
+    assert currents(fleet) == {name: ("k-2" if name in waves[0]["hosts"] else "k-1") for name in names(fleet)}
+
+    # Naming the dead run converges: every host on k-2, in rotation, no lock left.
+    proc, out = deploy(fleet, releases, "k-2", extra_vars={"fleet_break_lock_of_run": killed.group(1)})
+    assert proc.returncode == 0, out
+    assert set(currents(fleet).values()) == {"k-2"}
+    assert {health(fleet, name)["release"] for name in names(fleet)} == {"k-2"}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+    assert not any(fleet.host_path(name, "/srv/app/.fleet/lock").exists() for name in names(fleet))
+    # The drained wave-2 hosts that the dead run never switched were put back in the plan and switched now.
+    assert all(summary(out)[name]["outcome"] == "switched" for name in wave_two), out
+
+
+def test_a_deploy_limited_to_one_region_plans_and_checks_exactly_its_hosts(fleet, releases, on_k1):
+    region = fleet.regions[0]
+    members = [host.name for host in fleet.hosts_in(region)]
+    before = currents(fleet)
+    proc, out = deploy(fleet, releases, "k-3", limit=region)
+    assert proc.returncode == 0, out
+    assert "limited to: %s" % region in out and "limited to %s" % region in out, out
+    rows = summary(out)
+    assert set(rows) == set(members), rows
+    assert {row["outcome"] for row in rows.values()} == {"switched"}, rows
+    after = currents(fleet)
+    assert {after[name] for name in members} == {"k-3"}
+    assert {name: after[name] for name in names(fleet) if name not in members} == {
+        name: before[name] for name in names(fleet) if name not in members}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+    # Put the rest of the fleet on k-3 too, for whatever runs next.
+    proc, out = deploy(fleet, releases, "k-3")
+    assert proc.returncode == 0, out
