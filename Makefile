@@ -82,7 +82,7 @@ test-fast:
 	echo "make test-fast: passed ($(FAST_STEPS))"
 
 test-fleet:
-	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v)
+	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v --durations=20)
 
 # The molecule scenarios through their pytest wrapper, whose session fixture brings the test fleet up and down
 # (make test-fleet runs them too).

@@ -8,6 +8,9 @@ export PATH="$root/.venv/bin:$PATH" ANSIBLE_CONFIG="$root/ansible.cfg"
 # Live progress per wave and region, a summary per region and the time to recover (plugins/callback/fleet.py).
 export ANSIBLE_STDOUT_CALLBACK=fleetops.release.fleet
 state=${FLEET_STATE_DIR:-/var/tmp/fleetops-fleet}
+# The fleet's loopback addresses (hosts BASE.K, region LBs LB_BASE.1-3): set both to run the demo beside a test fleet.
+address_base=${FLEET_ADDRESS_BASE:-127.0.1}
+lb_address_base=${FLEET_LB_ADDRESS_BASE:-127.0.2}
 inventory="$state/inventory.yml"
 out="$root/build/demo"
 mkdir -p "$out"
@@ -32,7 +35,7 @@ PY
 }
 
 step "Bringing up a 6-host fleet (us, eu, ap): one sshd per host in its own mount namespace, one HAProxy per region"
-python tests/fleet/fleetctl.py up 6
+python tests/fleet/fleetctl.py up 6 --address-base "$address_base" --lb-address-base "$lb_address_base"
 
 step "Building two demo releases, each with its own configuration (templates rendered per host)"
 for id in demo-1 demo-2; do
@@ -69,13 +72,13 @@ step "Deploying demo-2 again, without the gate (it is known-bad since the revert
 if deploy demo-2; then
   echo "the deploy of a known-bad release passed (unexpected)"
 fi
-deploy demo-2 -e fleet_allow_bad_release=true -e fleet_reason="demo: deploying demo-2 on purpose"
+deploy demo-2 -e fleet_allow_bad_release=true -e '{"fleet_reason": "demo: deploying the known-bad demo-2 on purpose"}'
 
 step "Every host now runs:"
 show_releases
 
 step "Error-rate gate through the us load balancer (fleetops.release.traffic_gate: fail above 5% for 3 s)"
-gate='{"url": "http://127.0.2.1:8080/", "rate": 20, "duration": 8, "window": 3, "sustained_for": 3, "max_error_rate": 0.05}'
+gate='{"url": "http://'"$lb_address_base"'.1:8080/", "rate": 20, "duration": 8, "window": 3, "sustained_for": 3, "max_error_rate": 0.05}'
 if ansible localhost -i "$inventory" -m fleetops.release.traffic_gate -a "$gate"; then
   echo "the gate passed (unexpected for demo-2)"
 else
@@ -83,7 +86,7 @@ else
 fi
 
 step "demo-2 is bad: rolling back code and configuration (ansible-playbook playbooks/rollback.yml)"
-ansible-playbook -i "$inventory" playbooks/rollback.yml -e fleet_reason="demo: demo-2 rolled back" \
+ansible-playbook -i "$inventory" playbooks/rollback.yml -e '{"fleet_reason": "demo: demo-2 fails 30% of requests"}' \
   -e '{"fleet_config_paths": ["/etc/fleetapp/conf.d"]}'
 
 step "After the rollback every host runs:"
@@ -103,8 +106,8 @@ cat <<EOT
 
 The fleet keeps running so you can look around:
   inventory:   $inventory
-  a host:      ssh -i $state/ssh/id_ed25519 root@127.0.1.1   (its own /srv/app, /etc/fleetapp)
-  an LB:       curl http://127.0.2.1:8080/   (us; eu is 127.0.2.2, ap 127.0.2.3)
+  a host:      ssh -i $state/ssh/id_ed25519 root@$address_base.1   (its own /srv/app, /etc/fleetapp)
+  an LB:       curl http://$lb_address_base.1:8080/   (us; eu is $lb_address_base.2, ap $lb_address_base.3)
   roll again:  .venv/bin/ansible-playbook -i $inventory playbooks/rollback.yml -e fleet_release=demo-2 -e fleet_allow_bad_release=true
 Tear it down with:  make fleet-down
 EOT

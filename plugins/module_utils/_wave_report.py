@@ -167,7 +167,7 @@ def record_switch(report, batch, phase, drain, host_results, now, started=None):
     result of the drain task (looped over regions); ``host_results`` is ``{host: {activation, checks,
     hook_failure}}``. The hosts that are live and healthy are listed in ``live`` for the enable step."""
     report = _copy(report)
-    _enter_phase(report, "waves" if phase == "forward" else "revert", now)
+    _enter_phase(report, "waves" if phase == "forward" else "revert", started or now)
     drain_failures = region_failures(drain)
     live = []
     for host in batch["hosts"]:

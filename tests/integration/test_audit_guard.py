@@ -14,13 +14,12 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import json
-import os
 import re
 import time
 
 import pytest
 
-from test_release_lifecycle import DEPLOY, ROLLBACK, currents, deploy, health, names, play
+from test_release_lifecycle import ROLLBACK, currents, deploy, names, play
 from test_waves import history, lb_statuses, summary
 
 pytestmark = pytest.mark.fleet
@@ -45,9 +44,9 @@ def fixture_on_a1(fleet, releases):
     proc, out = deploy(fleet, releases, "a-1", extra_vars={"fleet_allow_bad_release": True})
     assert proc.returncode == 0, out
     yield
-    lock = fleet.host_path(names(fleet)[0], FLEET_LOCK)
-    if lock.exists():
-        lock.unlink()
+    # Later test modules expect an empty /srv/app (as after test_molecule.py).
+    for host in fleet.hosts:
+        fleet.ssh(host.name, "%s stop; rm -rf /srv/app /srv/fleetops" % fleet.fleetapp_ctl)
 
 
 def records(audit_dir, run_id=None):
@@ -133,7 +132,8 @@ def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_
     assert currents(fleet) == before
 
 
-def test_a_rolled_back_release_is_never_the_rollback_target(fleet, releases, on_a1):
+def test_a_rolled_back_release_is_never_the_rollback_target_and_a_manual_rollback_is_audited(
+        fleet, releases, on_a1, audit_dir):
     # a-2 is marked bad (above); from a-3 the rollback skips it and goes to a-1.
     proc, out = deploy(fleet, releases, "a-3")
     assert proc.returncode == 0, out
@@ -141,6 +141,10 @@ def test_a_rolled_back_release_is_never_the_rollback_target(fleet, releases, on_
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"a-1"}
     assert {row["to"] for row in summary(out).values()} == {"a-1"}, out
+    [record] = records(audit_dir, run_id_of(out))
+    assert_complete_record(record, "rollback", names(fleet))
+    assert record["reason"] == "a-3 is slow" and record["status"] == "ok" and record["recovery_seconds"] > 0
+    assert {(row["from"], row["to"]) for row in record["hosts"].values()} == {("a-3", "a-1")}
 
 
 def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases, on_a1):
@@ -178,7 +182,7 @@ def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audi
         while not (tmp_path / "running").exists() and not first.done():
             time.sleep(0.2)
         try:
-            proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_reason": "second run"})
+            proc, out = deploy(fleet, releases, "a-1", extra_vars={"fleet_reason": "second run"})
         finally:
             (tmp_path / "go-on").touch()
         first_proc, first_out = first.result()
