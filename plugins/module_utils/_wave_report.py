@@ -146,6 +146,18 @@ def _budget_exceeded(report):
     return len(report["failures"]) > int(report.get("max_fail") or 0)
 
 
+def _count_failures(report, failures, now, stop=False, budget=True):
+    """Add ``failures`` to ``report`` (in place): the first failure's time, whether the run stops (``stop``, or beyond
+    ``max_fail`` when ``budget``), and the hosts a deploy now reverts."""
+    report["failures"].extend(failures)
+    if failures and report["failed_at"] is None:
+        report["failed_at"] = now
+    if stop or (budget and _budget_exceeded(report)):
+        report["stopped"] = True
+    report["revert"] = _revert_hosts(report)
+    report["updated"] = now
+
+
 def _revert_hosts(report):
     """Hosts to put back where they were: only for a deploy (on_failure revert); the failed touched hosts, and every
     touched host once the run stopped. Unreachable hosts cannot be reverted and hosts without a previous release have
@@ -230,16 +242,11 @@ def record_enable(report, batch, phase, enable, now):
             new_failures.append({"host": host, "region": row.get("region"), "phase": "%s %s" % (phase, step),
                                  "wave": batch.get("wave"), "message": message})
     report.pop("live", None)
-    report["failures"].extend(new_failures)
-    if new_failures and report["failed_at"] is None:
-        report["failed_at"] = now
-    if phase == "forward" and _budget_exceeded(report):
-        report["stopped"] = True
-    report["revert"] = _revert_hosts(report)
+    # Failures of a revert are reported but never stop it: it always completes.
+    _count_failures(report, new_failures, now, budget=phase == "forward")
     report["status"] = "reverting" if phase == "revert" else "running"
     report["position"] = {"phase": phase, "wave": batch.get("wave"), "batch": batch.get("step"),
                           "batches": batch.get("steps")}
-    report["updated"] = now
     return report
 
 
@@ -258,13 +265,7 @@ def record_gates(report, batch, gates, now):
         if failed:
             new_failures.append({"host": "(load balancer)", "region": region, "phase": "gate", "wave": batch.get("wave"),
                                  "message": message})
-    report["failures"].extend(new_failures)
-    if new_failures and report["failed_at"] is None:
-        report["failed_at"] = now
-    if _budget_exceeded(report):
-        report["stopped"] = True
-    report["revert"] = _revert_hosts(report)
-    report["updated"] = now
+    _count_failures(report, new_failures, now)
     return report
 
 
@@ -273,13 +274,7 @@ def record_hook(report, hook, failure, now):
     if not failure:
         return report
     report = _copy(report)
-    report["failures"].append(dict(failure, phase="%s hook" % hook))
-    if report["failed_at"] is None:
-        report["failed_at"] = now
-    if _budget_exceeded(report):
-        report["stopped"] = True
-    report["revert"] = _revert_hosts(report)
-    report["updated"] = now
+    _count_failures(report, [dict(failure, phase="%s hook" % hook)], now)
     return report
 
 
@@ -289,13 +284,7 @@ def merge(report, hosts, failures, now, stop=False):
     report = _copy(report)
     for host, fields in (hosts or {}).items():
         report["hosts"].setdefault(host, {}).update(fields)
-    report["failures"].extend(failures or [])
-    if failures and report["failed_at"] is None:
-        report["failed_at"] = now
-    if stop or _budget_exceeded(report):
-        report["stopped"] = True
-    report["revert"] = _revert_hosts(report)
-    report["updated"] = now
+    _count_failures(report, list(failures or []), now, stop=stop)
     return report
 
 
