@@ -2,10 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Copies a controller-side artifact to the host, but only when the release is not there yet."""
+"""Brings a controller-side artifact to the host: small ones inside the module call, large ones copied first, and
+only when the release is not there yet."""
 
 from __future__ import annotations
 
+import base64
 import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -18,6 +20,12 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
     sha256_file,
     validate_release_id,
 )
+
+
+# Artifacts up to this size travel base64-encoded inside the module's arguments: one round trip per host instead of
+# a remote stat, a temp directory, the copy, the module and the clean-up. Larger ones would cost too much memory in
+# every fork (the arguments are held several times over), so they take the copy path.
+INLINE_MAX_BYTES = 4 * 1024 * 1024
 
 
 class ActionModule(ActionBase):
@@ -44,6 +52,14 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail("checksum mismatch for %s: expected sha256 %s, got %s; nothing was copied or created"
                                     % (source, wanted, local_sha))
         args["sha256"] = local_sha
+
+        if os.path.getsize(source) <= INLINE_MAX_BYTES:
+            # The module unpacks the content only when the release is missing, and compares the checksum otherwise.
+            with open(source, "rb") as handle:
+                args["_artifact_content"] = to_text(base64.b64encode(handle.read()))
+            args.pop("artifact")
+            result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
+            return result
 
         app_root = args.get("app_root") or "/srv/app"
         manifest = os.path.join(app_root, "releases", args.get("release", args.get("id")), MANIFEST_NAME)

@@ -338,38 +338,20 @@ def append_record(directory, record, now=None, check_mode=False):
 # -- host history -------------------------------------------------------------------------------------------
 
 
-def _host_entry(record, host):
-    hosts = record.get("hosts")
-    if isinstance(hosts, dict):
-        entry = hosts.get(host)
-        return entry if isinstance(entry, dict) else {}
-    if isinstance(hosts, list):
-        for entry in hosts:
-            if isinstance(entry, dict) and entry.get("host") == host:
-                return entry
-    return {}
+def history_line(summary, now=None):
+    """The line for a host's ``.fleet/history.jsonl`` from a run's summary for that host (``event: run``).
 
-
-def _actor_name(actor):
-    if isinstance(actor, dict):
-        return actor.get("name")
-    return actor
-
-
-def summarise_for_host(record, host):
-    """The short line for ``host``'s ``.fleet/history.jsonl`` from a run's audit record.
-
-    ``from``, ``to`` and ``outcome`` come from the host's entry in ``record["hosts"]`` (a dict keyed by host, or a list
-    of dicts with ``host``), falling back to the run's own fields; so do ``started`` and ``finished``. ``actor`` is the
-    operator's name (``record["actor"]`` or ``record["operator"]``, a name or a dict with ``name``). Every key is
-    present; unknown values are None.
+    Keeps the keys of ``SUMMARY_FIELDS`` (missing ones are None; others are dropped), turns epoch seconds in
+    ``started`` and ``finished`` into ISO 8601 text, and stamps the line with ``time``. ``actor`` may be a name or the
+    operator's dict (its ``name`` is kept).
     """
-    entry = _host_entry(record, host)
-    summary = {}
+    line = {"time": isoformat(now or utc_now()), "event": "run"}
     for field in SUMMARY_FIELDS:
-        if field in ("from", "to", "outcome", "started", "finished") and entry.get(field) is not None:
-            summary[field] = entry[field]
-        else:
-            summary[field] = record.get(field)
-    summary["actor"] = _actor_name(record.get("actor") or record.get("operator"))
-    return summary
+        value = summary.get(field)
+        if field in ("started", "finished") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            moment = record_time({"started": value})
+            value = isoformat(moment) if moment is not None else None
+        elif field == "actor" and isinstance(value, dict):
+            value = value.get("name")
+        line[field] = value
+    return line

@@ -33,7 +33,10 @@ attributes:
   action:
     description: Has an action plugin that runs parts of the task on the controller.
     support: full
-    details: An action plugin copies a controller-side artifact to the host only when the release does not exist there yet.
+    details:
+      - An action plugin brings a controller-side artifact to the host. One of up to 4 MiB travels inside the module
+        call (one round trip per host; an existing release only has its checksum compared). A larger one is copied to
+        a temporary directory first, and only when the release does not exist on the host yet.
   check_mode:
     details: Nothing is created, removed or pruned; C(changed), RV(pruned) and the diff say what would happen.
   diff_mode:
@@ -183,6 +186,8 @@ bad:
   sample: {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "error rate 12% after deploy", "run_id": "20261126T210405Z-4821"}
 """
 
+import base64
+import binascii
 import os
 import shutil
 
@@ -227,11 +232,15 @@ def main():
             timeout={"type": "int", "default": 60},
             validate_certs={"type": "bool", "default": True},
             allow_bad={"type": "bool", "default": False},
+            # Set by the action plugin: a small controller-side artifact, base64-encoded (see INLINE_MAX_BYTES there).
+            _artifact_content={"type": "str", "no_log": True},
         ),
         required_if=[("state", "present", ["release"]), ("state", "absent", ["release"]), ("state", "pruned", ["keep"])],
         supports_check_mode=True,
     )
     params = module.params
+    # Out of the parameters at once, so that a megabyte of base64 is never echoed back in the result's invocation.
+    inline_content = params.pop("_artifact_content")
     result = {"changed": False, "created": False, "removed": False, "pruned": []}
     try:
         store = ReleaseStore(params["app_root"])
@@ -244,7 +253,7 @@ def main():
 
         if params["state"] == "present":
             result["bad"] = check_not_bad(store, release_id, params["allow_bad"])
-            created, manifest = create(module, store, release_id)
+            created, manifest = create(module, store, release_id, inline_content)
             result.update(created=created, release=manifest, path=store.release_path(release_id))
         elif params["state"] == "absent":
             result["removed"] = store.remove_release(release_id, check_mode=module.check_mode)
@@ -280,10 +289,24 @@ def check_not_bad(store, release_id, allow_bad):
     return mark
 
 
-def create(module, store, release_id):
+def write_inline_artifact(module, content):
+    """Write an artifact the action plugin sent inside the arguments (base64) to the module's temp dir; its path."""
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ArtifactError("the artifact sent by the action plugin is not valid base64 (%s); run the task again" % exc)
+    path = os.path.join(module.tmpdir, "artifact.tar.gz")
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def create(module, store, release_id, inline_content=None):
     """Create the release unless it exists; an existing one is only compared with the artifact."""
     params = module.params
     artifact = params["artifact"]
+    if inline_content is not None and store.manifest(release_id) is None:
+        artifact = write_inline_artifact(module, inline_content)
     is_url = bool(artifact) and params["remote_src"] and artifact.startswith(("http://", "https://"))
     if store.manifest(release_id) is not None:
         # Existing release: compare checksums, never download or unpack again.

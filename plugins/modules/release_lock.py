@@ -77,6 +77,15 @@ options:
       - With O(state=absent), release the lock even when another holder has it.
     type: bool
     default: false
+  run_summary:
+    description:
+      - With O(state=absent) and O(app_root), the run's summary for this host, appended to
+        C(<app_root>/.fleet/history.jsonl) as one line (C(event=run)) when the lock is released, so that the host's
+        history says which runs touched it, from where to where and with what outcome, also when nothing changed.
+      - Known keys are C(run_id), C(operation), C(actor), C(reason), C(from), C(to), C(outcome), C(started) and
+        C(finished) (epoch seconds or ISO 8601 text); other keys are ignored, missing ones are V(null).
+      - The playbooks of this collection pass the host's entry of the run report (see C(docs/run-report.md)).
+    type: dict
 seealso:
   - module: fleetops.release.release_info
 author:
@@ -94,6 +103,18 @@ EXAMPLES = r"""
   fleetops.release.release_lock:
     holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
     state: absent
+
+- name: Release the lock and leave the run's summary in the host's history
+  fleetops.release.release_lock:
+    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    state: absent
+    run_summary:
+      run_id: "{{ fleet_run_id }}"
+      operation: rollback
+      actor: "{{ fleet_actor }}"
+      from: 2026.11.26-1
+      to: 2026.11.20-3
+      outcome: switched
 
 - name: Take the fleet-wide lock on the designated fleet host, breaking a stale one only when told to
   fleetops.release.release_lock:
@@ -134,6 +155,13 @@ broken:
   type: dict
   sample: {"holder": "bob run 20261126T180000Z-1", "reason": "deploy", "run_id": "20261126T180000Z-1",
            "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
+history:
+  description: The line appended to C(.fleet/history.jsonl) from O(run_summary); V(null) without one.
+  returned: always
+  type: dict
+  sample: {"time": "2026-11-26T21:09:12Z", "event": "run", "run_id": "20261126T210405Z-4821", "operation": "rollback",
+           "actor": "alice", "reason": "error rate", "from": "2026.11.26-1", "to": "2026.11.20-3", "outcome": "switched",
+           "started": "2026-11-26T21:04:05Z", "finished": "2026-11-26T21:09:10Z"}
 path:
   description: The lock file.
   returned: always
@@ -146,6 +174,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
@@ -180,14 +209,17 @@ def main():
             break_expired={"type": "bool", "default": False},
             break_run={"type": "str"},
             force={"type": "bool", "default": False},
+            run_summary={"type": "dict"},
         ),
-        mutually_exclusive=[("app_root", "path")],
+        mutually_exclusive=[("app_root", "path"), ("path", "run_summary")],
         supports_check_mode=True,
     )
     params = module.params
     try:
         if params["ttl"] < 0:
             raise FleetError("ttl must be 0 (never expires) or a number of seconds, got %d" % params["ttl"])
+        if params["run_summary"] is not None and params["state"] == "present":
+            raise FleetError("run_summary is written when the lock is released; use it with state=absent")
         lock = lock_for(params)
         before = lock.read()
         if params["state"] == "present":
@@ -198,8 +230,13 @@ def main():
         else:
             changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)
             result = {"changed": changed, "lock": None, "previous": previous, "broken": None}
+            if params["run_summary"] is not None:
+                result["history"] = history_line(params["run_summary"])
+                if not module.check_mode:
+                    ReleaseStore(params["app_root"]).append_history(result["history"])
     except FleetError as exc:
         module.fail_json(msg=str(exc))
+    result.setdefault("history", None)
     result["path"] = lock.path
     result["diff"] = {
         "before": json.dumps(before, indent=2, sort_keys=True) + "\n" if before else "",

@@ -91,10 +91,16 @@ def test_a_deploy_writes_one_complete_audit_record_the_host_histories_agree_and_
     assert record["reason"] == "ship a-2" and record["status"] == "ok"
     assert {(row["from"], row["to"], row["outcome"]) for row in record["hosts"].values()} == {("a-1", "a-2", "switched")}
     assert {gate["region"] for gate in record["gates"]} == set(fleet.regions) and all(gate["passed"] for gate in record["gates"])
-    # Each host's history has this run's switch, as the record says.
+    # Each host's history has this run's switch and the run's summary line, as the record says.
     for name in names(fleet):
         lines = [entry for entry in history(fleet, name) if entry.get("run_id") == run_id]
-        assert [(entry["from"], entry["to"]) for entry in lines if entry.get("to")] == [("a-1", "a-2")], (name, lines)
+        switches = [entry for entry in lines if entry.get("event") != "run"]
+        [summary_line] = [entry for entry in lines if entry.get("event") == "run"]
+        assert [(entry["from"], entry["to"]) for entry in switches] == [("a-1", "a-2")], (name, lines)
+        row = record["hosts"][name]
+        assert (summary_line["operation"], summary_line["actor"], summary_line["reason"]) == ("deploy", "root", "ship a-2")
+        assert (summary_line["from"], summary_line["to"], summary_line["outcome"]) == (row["from"], row["to"], row["outcome"])
+        assert summary_line["started"] <= summary_line["finished"] <= record["finished_at"], summary_line
     # The callback's live progress: a line per wave and region as it goes, then the summary per region.
     for region in fleet.regions:
         assert re.search(r"^\[fleet\] wave 1/3\s+%s\s+1/1 hosts switched, 0 failed" % region, out, re.M), out

@@ -70,12 +70,15 @@ def currents(fleet, app_root="/srv/app"):
     return result
 
 
+def history_changes(fleet, name, app_root="/srv/app"):
+    """The host's history lines of changes: switches and marks, without the runs' summary lines (event "run")."""
+    path = fleet.host_path(name, os.path.join(app_root, ".fleet", "history.jsonl"))
+    lines = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+    return [entry for entry in lines if entry.get("event") != "run"]
+
+
 def history_lengths(fleet, app_root="/srv/app"):
-    lengths = {}
-    for name in names(fleet):
-        path = fleet.host_path(name, os.path.join(app_root, ".fleet", "history.jsonl"))
-        lengths[name] = len(open(path).readlines()) if os.path.exists(path) else 0
-    return lengths
+    return {name: len(history_changes(fleet, name, app_root)) for name in names(fleet)}
 
 
 @pytest.fixture(scope="module", name="releases")
@@ -111,7 +114,7 @@ def test_deploy_rollback_cycle(fleet, releases):
     assert set(currents(fleet).values()) == {"v1"}
     assert {health(fleet, name)["release"] for name in names(fleet)} == {"v1"}
     first = names(fleet)[0]
-    lines = [json.loads(line) for line in open(fleet.host_path(first, "/srv/app/.fleet/history.jsonl"))]
+    lines = history_changes(fleet, first)
     last = [entry for entry in lines if "to" in entry][-1]
     assert (last["from"], last["to"], last["operation"], last["reason"]) == ("v2", "v1", "rollback", "checkout errors")
     assert last["run_id"] and last["actor"]

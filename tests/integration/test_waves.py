@@ -25,7 +25,7 @@ import yaml
 import fleetlib
 from load import RequestLoad
 # The playbook runner and the readers of the hosts' state of the lifecycle tests: one helper each, not a copy.
-from test_release_lifecycle import ROLLBACK, currents, deploy, health, history_lengths, names, play, recap
+from test_release_lifecycle import ROLLBACK, currents, deploy, health, history_changes, history_lengths, names, play, recap
 
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
@@ -86,6 +86,11 @@ def lb_last_changes(fleet):
 def history(fleet, name):
     path = fleet.host_path(name, "/srv/app/.fleet/history.jsonl")
     return [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+
+
+def run_lines(fleet, name):
+    """The host's history lines that summarise a run (written when the run releases the host's lock)."""
+    return [entry for entry in history(fleet, name) if entry.get("event") == "run"]
 
 
 def lb_urls(fleet):
@@ -185,7 +190,7 @@ def test_deploy_and_rollback_under_load_lose_no_request(fleet, releases, on_w1):
     assert set(health_releases(fleet).values()) == {"w-2"}
     assert set(lb_statuses(fleet).values()) == {"UP"}
     # The waves ran in the plan's order: every host of a wave switched before any host of the next one.
-    switched_at = {name: [entry for entry in history(fleet, name) if entry.get("to") == "w-2"][-1]["time"] for name in names(fleet)}
+    switched_at = {name: [entry for entry in history_changes(fleet, name) if entry.get("to") == "w-2"][-1]["time"] for name in names(fleet)}
     waves = plan(fleet)
     for earlier, later in zip(waves, waves[1:]):
         assert max(switched_at[name] for name in earlier["hosts"]) <= min(switched_at[name] for name in later["hosts"]), switched_at
@@ -212,6 +217,8 @@ def test_second_run_of_a_deploy_changes_nothing(fleet, releases, on_w1):
     assert {row["outcome"] for row in summary(out).values()} == {"unchanged"}, out
     after = currents(fleet), history_lengths(fleet), lb_last_changes(fleet)
     assert after[:2] == before[:2]
+    # Only the run's own line was added to each host's history: it changed nothing there.
+    assert {run_lines(fleet, name)[-1]["outcome"] for name in names(fleet)} == {"unchanged"}
     # No server changed state in the meantime: its time since the last change only grew.
     assert all(after[2][server] >= seconds for server, seconds in before[2].items()), (before[2], after[2])
 
@@ -222,7 +229,7 @@ def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_
     old_release = next(iter(old.values()))
     canaries = plan(fleet)[0]["hosts"]
     later = [name for name in names(fleet) if name not in canaries]
-    later_history = {name: history(fleet, name) for name in later}
+    later_history = {name: history_changes(fleet, name) for name in later}
 
     proc, out = deploy(fleet, releases, "w-bad", extra_vars={"fleet_health_timeout": BAD_HEALTH_TIMEOUT})
     assert proc.returncode != 0, out
@@ -237,11 +244,13 @@ def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_
     assert set(health_releases(fleet).values()) == {old_release}
     assert set(lb_statuses(fleet).values()) == {"UP"}
     for name in canaries:
-        assert [entry["to"] for entry in history(fleet, name) if "to" in entry][-2:] == ["w-bad", old_release], name
+        assert [entry["to"] for entry in history_changes(fleet, name) if "to" in entry][-2:] == ["w-bad", old_release], name
+        assert run_lines(fleet, name)[-1]["outcome"] == "reverted", name
         # The revert left w-bad: it is known-bad there now, so no later rollback picks it.
         assert "w-bad" in json.loads(fleet.host_path(name, "/srv/app/.fleet/state.json").read_text())["bad"], name
-    # Hosts of later waves were never switched.
-    assert {name: history(fleet, name) for name in later} == later_history
+    # Hosts of later waves were never switched; their history says the run never got to them (pending).
+    assert {name: history_changes(fleet, name) for name in later} == later_history
+    assert all(run_lines(fleet, name)[-1]["outcome"] == "pending" for name in later)
 
 
 def test_rollback_preflight_failure_changes_nothing(fleet, releases, on_w1):

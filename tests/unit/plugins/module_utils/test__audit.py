@@ -17,10 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import (
+    SUMMARY_FIELDS,
     AuditError,
     append_record,
     day_file_name,
     day_of_file,
+    history_line,
     parse_duration,
     parse_lines,
     parse_since,
@@ -28,7 +30,6 @@ from ansible_collections.fleetops.release.plugins.module_utils._audit import (
     read_records,
     record_time,
     serialise,
-    summarise_for_host,
 )
 
 UTC = datetime.timezone.utc
@@ -302,36 +303,26 @@ def test_property_each_run_and_event_is_written_once_in_order(tmp_path_factory, 
     assert written == expected
 
 
-# -- host summaries -------------------------------------------------------------------------------------------
+# -- host history lines ---------------------------------------------------------------------------------------
 
 
-RUN = {
-    "run_id": "r1", "operation": "automatic_rollback", "event": "run", "reason": "error rate 7%",
-    "actor": {"name": "alice", "source": "awx", "awx_job_id": "12"},
-    "started": "2026-11-26T21:00:00Z", "finished": "2026-11-26T21:04:00Z", "outcome": "partial",
-    "hosts": {"eu-1": {"from": "v2", "to": "v1", "outcome": "ok"},
-              "eu-2": {"from": "v2", "to": "v1", "outcome": "failed", "finished": "2026-11-26T21:03:00Z"}},
-    "gates": [{"name": "http", "passed": False}],
-}
-
-
-def test_summary_for_a_host():
-    assert summarise_for_host(RUN, "eu-2") == {
-        "run_id": "r1", "operation": "automatic_rollback", "actor": "alice", "reason": "error rate 7%",
-        "from": "v2", "to": "v1", "outcome": "failed", "started": "2026-11-26T21:00:00Z", "finished": "2026-11-26T21:03:00Z",
+def test_history_line_from_a_run_report_entry():
+    summary = {"run_id": "r1", "operation": "automatic_rollback", "actor": "alice", "reason": "error rate 7%",
+               "from": "v2", "to": "v1", "outcome": "switched", "started": 1795000000.5, "finished": 1795000060,
+               "region": "eu", "wave": 2}
+    assert history_line(summary, NOW) == {
+        "time": "2026-11-26T21:04:05Z", "event": "run", "run_id": "r1", "operation": "automatic_rollback",
+        "actor": "alice", "reason": "error rate 7%", "from": "v2", "to": "v1", "outcome": "switched",
+        "started": "2026-11-18T11:06:40Z", "finished": "2026-11-18T11:07:40Z",
     }
-    assert summarise_for_host(RUN, "eu-1")["outcome"] == "ok"
 
 
-def test_summary_falls_back_to_the_run_and_accepts_a_host_list():
-    record = {"run_id": "r2", "operation": "deploy", "actor": "bob", "from": "v1", "to": "v2", "outcome": "ok",
-              "hosts": [{"host": "us-1", "outcome": "reverted"}]}
-    assert summarise_for_host(record, "us-1") == {
-        "run_id": "r2", "operation": "deploy", "actor": "bob", "reason": None, "from": "v1", "to": "v2",
-        "outcome": "reverted", "started": None, "finished": None,
-    }
-    assert summarise_for_host(record, "ap-1")["outcome"] == "ok"
-    assert summarise_for_host({"run_id": "r3", "operation": "drill", "operator": {"name": "carol"}}, "x")["actor"] == "carol"
+def test_history_line_keeps_text_times_names_the_operator_and_fills_in_what_is_missing():
+    line = history_line({"run_id": "r3", "operation": "deploy", "actor": {"name": "carol", "source": "awx"},
+                         "started": "2026-11-26T21:00:00Z", "finished": None}, NOW)
+    assert line["actor"] == "carol" and line["started"] == "2026-11-26T21:00:00Z" and line["finished"] is None
+    assert line["from"] is None and line["outcome"] is None and set(line) == {"time", "event", *SUMMARY_FIELDS}
+    assert history_line({"started": 1e300}, NOW)["started"] is None
 
 
 def test_record_time_reads_epoch_seconds_of_the_run_report():

@@ -106,3 +106,23 @@ def test_host_lock_under_app_root_as_before(run_module, tmp_path):
     assert stat.S_IMODE(os.stat(os.path.join(app_root, ".fleet")).st_mode) == 0o755
     negative = run_module("release_lock", {"app_root": app_root, "holder": "alice", "ttl": -1})
     assert negative["failed"] and "ttl must be 0" in negative["msg"]
+
+
+def test_releasing_the_host_lock_leaves_the_runs_line_in_the_history(run_module, tmp_path):
+    root = str(tmp_path / "app")
+    holder = {"app_root": root, "holder": "alice@ctl run r9"}
+    assert run_module("release_lock", dict(holder, run_id="r9"))["changed"]
+    summary = {"run_id": "r9", "operation": "rollback", "actor": "alice", "from": "v2", "to": "v1", "outcome": "switched",
+               "started": 1795000000, "finished": 1795000060, "wave": 1}
+    checked = run_module("release_lock", dict(holder, state="absent", run_summary=summary), check_mode=True)
+    assert checked["history"]["run_id"] == "r9" and not os.path.exists(os.path.join(root, ".fleet", "history.jsonl"))
+    result = run_module("release_lock", dict(holder, state="absent", run_summary=summary))
+    assert result["changed"] and result["history"]["event"] == "run" and result["history"]["outcome"] == "switched"
+    with open(os.path.join(root, ".fleet", "history.jsonl")) as handle:
+        lines = [json.loads(line) for line in handle]
+    assert lines == [result["history"]] and "wave" not in lines[0] and lines[0]["started"] == "2026-11-18T11:06:40Z"
+    # A host whose lock is already gone still gets its line; taking a lock with a summary is refused.
+    again = run_module("release_lock", dict(holder, state="absent", run_summary=summary))
+    assert not again["changed"] and again["history"]["run_id"] == "r9"
+    refused = run_module("release_lock", dict(holder, run_summary=summary))
+    assert refused["failed"] and "state=absent" in refused["msg"] and not os.path.exists(os.path.join(root, ".fleet", "lock"))
