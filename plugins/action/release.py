@@ -56,7 +56,7 @@ class ActionModule(ActionBase):
         if os.path.getsize(source) <= INLINE_MAX_BYTES:
             # The module unpacks the content only when the release is missing, and compares the checksum otherwise.
             with open(source, "rb") as handle:
-                args["_artifact_content"] = to_text(base64.b64encode(handle.read()))
+                args["artifact_content"] = to_text(base64.b64encode(handle.read()))
             args.pop("artifact")
             result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
             return result

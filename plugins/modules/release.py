@@ -58,6 +58,13 @@ options:
       - The C(.tar.gz) to create the release from. Needed only when the release does not exist yet.
       - A path on the controller, unless O(remote_src=true).
     type: str
+  artifact_content:
+    description:
+      - The C(.tar.gz) itself, base64-encoded, instead of O(artifact). Used only when the release does not exist yet;
+        otherwise only O(sha256) is compared.
+      - The action plugin fills it in for a controller-side O(artifact) of up to 4 MiB, so that the artifact travels
+        inside the module call. Set it by hand only for small generated artifacts.
+    type: str
   remote_src:
     description:
       - O(artifact) is a path or an C(http://)/C(https://) URL on the managed host instead of a controller file.
@@ -232,15 +239,16 @@ def main():
             timeout={"type": "int", "default": 60},
             validate_certs={"type": "bool", "default": True},
             allow_bad={"type": "bool", "default": False},
-            # Set by the action plugin: a small controller-side artifact, base64-encoded (see INLINE_MAX_BYTES there).
-            _artifact_content={"type": "str", "no_log": True},
+            # The action plugin sets it for a small controller-side artifact (see INLINE_MAX_BYTES there).
+            artifact_content={"type": "str", "no_log": True},
         ),
+        mutually_exclusive=[("artifact", "artifact_content")],
         required_if=[("state", "present", ["release"]), ("state", "absent", ["release"]), ("state", "pruned", ["keep"])],
         supports_check_mode=True,
     )
     params = module.params
     # Out of the parameters at once, so that a megabyte of base64 is never echoed back in the result's invocation.
-    inline_content = params.pop("_artifact_content")
+    inline_content = params.pop("artifact_content")
     result = {"changed": False, "created": False, "removed": False, "pruned": []}
     try:
         store = ReleaseStore(params["app_root"])
@@ -294,7 +302,7 @@ def write_inline_artifact(module, content):
     try:
         data = base64.b64decode(content, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ArtifactError("the artifact sent by the action plugin is not valid base64 (%s); run the task again" % exc)
+        raise ArtifactError("artifact_content is not valid base64 (%s); nothing was created" % exc)
     path = os.path.join(module.tmpdir, "artifact.tar.gz")
     with open(path, "wb") as handle:
         handle.write(data)

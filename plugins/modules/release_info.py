@@ -158,9 +158,9 @@ history:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, utc_now
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
 
 
 def main():
@@ -173,35 +173,12 @@ def main():
         ),
         supports_check_mode=True,
     )
+    params = module.params
     try:
-        store = ReleaseStore(module.params["app_root"])
-        status = store.status()
-        releases = store.releases()
-        for item in releases:
-            item["current"] = item["id"] == status["current"]
-            item["pinned"] = item["id"] in status["pinned"]
-            item["bad"] = item["id"] in status["bad"]
-        target, reason = store.rollback_target(module.params["release"], allow_bad=module.params["allow_bad"])
-        lock = FileLock(store.lock_path).read()
-        result = {
-            "changed": False,
-            "exists": store.current() is not None or bool(releases),
-            "current": status["current"],
-            "previous": status["previous"],
-            "releases": releases,
-            "release_ids": [item["id"] for item in releases],
-            "pinned": status["pinned"],
-            "bad": status["bad"],
-            "pending": status["pending"],
-            "lock": lock,
-            "lock_expired": bool(lock) and is_expired(lock, utc_now()),
-            "rollback_target": target,
-            "rollback_target_reason": reason,
-            "history": store.history(limit=module.params["history_lines"]) if module.params["history_lines"] > 0 else [],
-        }
+        result = host_info(params["app_root"], params["release"], params["allow_bad"], params["history_lines"])
     except FleetError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,22 @@ options:
       - With O(state=absent), release the lock even when another holder has it.
     type: bool
     default: false
+  read:
+    description:
+      - With O(state=present) and O(app_root), also read the host's releases once the lock is taken and return them
+        as RV(info), the same as M(fleetops.release.release_info) returns with these options. A preflight gets the
+        lock and everything it checks in one round trip per host.
+    type: dict
+    suboptions:
+      release:
+        description:
+          - A named rollback target to check, as O(fleetops.release.release_info#module:release).
+        type: str
+      allow_bad:
+        description:
+          - Accept a named O(read.release) that is marked bad, as O(fleetops.release.release_info#module:allow_bad).
+        type: bool
+        default: false
   run_summary:
     description:
       - With O(state=absent) and O(app_root), the run's summary for this host, appended to
@@ -103,6 +119,14 @@ EXAMPLES = r"""
   fleetops.release.release_lock:
     holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
     state: absent
+
+- name: Lock the host and read its releases and rollback target in the same call
+  fleetops.release.release_lock:
+    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    run_id: "{{ fleet_run_id }}"
+    read:
+      release: "{{ fleet_release | default(omit) }}"
+  register: fleet_lock_taken
 
 - name: Release the lock and leave the run's summary in the host's history
   fleetops.release.release_lock:
@@ -155,6 +179,22 @@ broken:
   type: dict
   sample: {"holder": "bob run 20261126T180000Z-1", "reason": "deploy", "run_id": "20261126T180000Z-1",
            "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
+info:
+  description:
+    - With O(read), the host's releases, state, lock (now this one) and rollback target, as
+      M(fleetops.release.release_info) returns them (RV(fleetops.release.release_info#module:current),
+      RV(fleetops.release.release_info#module:rollback_target) and the rest; no history lines).
+  returned: when O(read) is set and the lock was taken
+  type: dict
+  sample: {"current": "2026.11.26-1", "previous": "2026.11.20-3", "release_ids": ["2026.11.20-3", "2026.11.26-1"],
+           "rollback_target": "2026.11.20-3", "rollback_target_reason": "newest release older than 2026.11.26-1",
+           "bad": {}, "pending": null, "lock": {"holder": "alice run 20261126T210405Z-4821"}}
+held:
+  description: When the lock is refused because somebody else holds it, that holder's lock record.
+  returned: when the lock is held by another holder
+  type: dict
+  sample: {"holder": "bob run 20261126T180000Z-1", "reason": "deploy", "since": "2026-11-26T18:00:00Z",
+           "expires_at": "2026-11-26T18:30:00Z", "run_id": "20261126T180000Z-1"}
 history:
   description: The line appended to C(.fleet/history.jsonl) from O(run_summary); V(null) without one.
   returned: always
@@ -175,7 +215,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
-from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
 
@@ -209,9 +250,10 @@ def main():
             break_expired={"type": "bool", "default": False},
             break_run={"type": "str"},
             force={"type": "bool", "default": False},
+            read={"type": "dict", "options": {"release": {"type": "str"}, "allow_bad": {"type": "bool", "default": False}}},
             run_summary={"type": "dict"},
         ),
-        mutually_exclusive=[("app_root", "path"), ("path", "run_summary")],
+        mutually_exclusive=[("app_root", "path"), ("path", "run_summary"), ("path", "read")],
         supports_check_mode=True,
     )
     params = module.params
@@ -220,6 +262,8 @@ def main():
             raise FleetError("ttl must be 0 (never expires) or a number of seconds, got %d" % params["ttl"])
         if params["run_summary"] is not None and params["state"] == "present":
             raise FleetError("run_summary is written when the lock is released; use it with state=absent")
+        if params["read"] is not None and params["state"] == "absent":
+            raise FleetError("read returns the host's releases once the lock is taken; use it with state=present")
         lock = lock_for(params)
         before = lock.read()
         if params["state"] == "present":
@@ -227,6 +271,14 @@ def main():
                 params["holder"], reason=params["reason"], ttl=params["ttl"] or None, run_id=params["run_id"],
                 break_expired=params["break_expired"], break_run=params["break_run"], check_mode=module.check_mode)
             result = {"changed": changed, "lock": record, "previous": broken, "broken": broken}
+            if params["read"] is not None:
+                try:
+                    result["info"] = host_info(params["app_root"], **params["read"])
+                except FleetError:
+                    # A host that cannot be read is not locked by this call: its run stops before any change.
+                    if changed and not module.check_mode:
+                        lock.release(params["holder"])
+                    raise
         else:
             changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)
             result = {"changed": changed, "lock": None, "previous": previous, "broken": None}
@@ -234,6 +286,8 @@ def main():
                 result["history"] = history_line(params["run_summary"])
                 if not module.check_mode:
                     ReleaseStore(params["app_root"]).append_history(result["history"])
+    except LockHeld as exc:
+        module.fail_json(msg=str(exc), held=lock.read())
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     result.setdefault("history", None)

@@ -73,25 +73,25 @@ def _inline(path):
 
 def test_an_inline_artifact_creates_the_release_and_is_not_echoed_back(run_module, store, tmp_path, tarball):
     content, digest = _inline(tarball(tmp_path / "v3.tar.gz", "v3"))
-    result = run_module("release", {"app_root": store.root, "release": "v3", "sha256": digest, "_artifact_content": content})
+    result = run_module("release", {"app_root": store.root, "release": "v3", "sha256": digest, "artifact_content": content})
     assert result["created"] and result["release"]["artifact_sha256"] == digest
     with open(os.path.join(store.release_path("v3"), "VERSION")) as handle:
         assert handle.read() == "v3"
     assert content not in json.dumps(result)
-    again = run_module("release", {"app_root": store.root, "release": "v3", "sha256": digest, "_artifact_content": content})
+    again = run_module("release", {"app_root": store.root, "release": "v3", "sha256": digest, "artifact_content": content})
     assert not again["changed"] and not again["created"]
 
 
 def test_an_inline_artifact_that_differs_from_the_existing_release_is_refused(run_module, store, tmp_path, tarball):
     content, digest = _inline(tarball(tmp_path / "other.tar.gz", "something else"))
     before = snapshot(store)
-    result = run_module("release", {"app_root": store.root, "release": "v1", "sha256": digest, "_artifact_content": content})
+    result = run_module("release", {"app_root": store.root, "release": "v1", "sha256": digest, "artifact_content": content})
     assert result["failed"] and not result["changed"] and "v1" in result["msg"]
     assert snapshot(store) == before
 
 
 def test_broken_inline_content_is_refused(run_module, store):
     before = snapshot(store)
-    result = run_module("release", {"app_root": store.root, "release": "v3", "sha256": "0" * 64, "_artifact_content": "not base64!"})
-    assert result["failed"] and "not valid base64" in result["msg"]
+    result = run_module("release", {"app_root": store.root, "release": "v3", "sha256": "0" * 64, "artifact_content": "not base64!"})
+    assert result["failed"] and "artifact_content is not valid base64" in result["msg"]
     assert snapshot(store) == before

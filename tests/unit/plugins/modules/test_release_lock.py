@@ -126,3 +126,33 @@ def test_releasing_the_host_lock_leaves_the_runs_line_in_the_history(run_module,
     assert not again["changed"] and again["history"]["run_id"] == "r9"
     refused = run_module("release_lock", dict(holder, run_summary=summary))
     assert refused["failed"] and "state=absent" in refused["msg"] and not os.path.exists(os.path.join(root, ".fleet", "lock"))
+
+
+def test_taking_the_host_lock_can_read_the_host_in_the_same_call(run_module, tmp_path, tarball):
+    from ansible_collections.fleetops.release.plugins.module_utils._release_store import ReleaseStore
+    store = ReleaseStore(str(tmp_path / "app"))
+    for release in ("v1", "v2"):
+        store.create_release(release, artifact=tarball(tmp_path / (release + ".tar.gz"), release))
+        store.switch(release)
+    args = {"app_root": store.root, "holder": "alice@ctl run r9", "run_id": "r9"}
+    checked = run_module("release_lock", dict(args, read={}), check_mode=True)
+    assert checked["info"]["rollback_target"] == "v1" and checked["info"]["lock"] is None
+    assert not os.path.exists(store.lock_path)
+    result = run_module("release_lock", dict(args, read={"release": "v2"}))
+    info = run_module("release_info", {"app_root": store.root, "release": "v2", "history_lines": 0})
+    assert result["info"] == {key: value for key, value in info.items() if key not in ("changed", "invocation")}
+    assert result["info"]["lock"]["holder"] == "alice@ctl run r9" and result["info"]["current"] == "v2"
+    # Somebody else is refused, with the holder's record to build a table from.
+    refused = run_module("release_lock", {"app_root": store.root, "holder": "bob run r10", "read": {}})
+    assert refused["failed"] and refused["held"]["holder"] == "alice@ctl run r9" and "info" not in refused
+
+
+def test_a_host_that_cannot_be_read_is_not_left_locked(run_module, tmp_path):
+    root = tmp_path / "app"
+    (root / ".fleet").mkdir(parents=True)
+    (root / ".fleet" / "state.json").write_text("{not json")
+    result = run_module("release_lock", {"app_root": str(root), "holder": "alice run r1", "read": {}})
+    assert result["failed"] and "state.json" in result["msg"]
+    assert not os.path.exists(root / ".fleet" / "lock")
+    refused = run_module("release_lock", {"app_root": str(root), "holder": "alice run r1", "state": "absent", "read": {}})
+    assert refused["failed"] and "state=present" in refused["msg"]
