@@ -79,7 +79,7 @@ class Run:
 # --------------------------------------------------------------------------------------------------
 # running ansible-playbook
 
-def ansible_env(control_dir: str) -> dict:
+def ansible_env(control_dir: str, ansible_log: Path) -> dict:
     env = dict(os.environ)
     env.update(
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}",
@@ -88,6 +88,8 @@ def ansible_env(control_dir: str) -> dict:
         # cold connections: no ControlMaster socket of an earlier run can be reused
         ANSIBLE_SSH_CONTROL_PATH_DIR=control_dir,
         ANSIBLE_NOCOLOR="1",
+        # timestamped task banners, for bench/task_times.py (where the time goes)
+        ANSIBLE_LOG_PATH=str(ansible_log),
     )
     return env
 
@@ -126,7 +128,7 @@ def run_playbook(label: str, playbook: str, inventory: Path, extra_vars: list[st
             out.write("$ " + " ".join(cmd) + "\n\n")
             out.flush()
             started = time.monotonic()
-            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=ansible_env(control_dir), stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=ansible_env(control_dir, log_dir / f"{label}.ansible.log"), stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             rc = wait_or_stop(proc, timeout)
             seconds = time.monotonic() - started
