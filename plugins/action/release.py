@@ -30,7 +30,9 @@ INLINE_MAX_BYTES = 4 * 1024 * 1024
 
 class ActionModule(ActionBase):
 
-    TRANSFERS_FILES = True
+    # False although it may copy files: with True, ActionBase makes a remote temp directory up front (and the
+    # module call removes it), two extra SSH round trips per host on every call. run() makes one only to copy.
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
