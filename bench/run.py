@@ -128,7 +128,8 @@ def run_playbook(label: str, playbook: str, inventory: Path, extra_vars: list[st
             out.write("$ " + " ".join(cmd) + "\n\n")
             out.flush()
             started = time.monotonic()
-            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=ansible_env(control_dir, log_dir / f"{label}.ansible.log"), stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+            env = ansible_env(control_dir, log_dir / f"{label}.ansible.log")
+            proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             rc = wait_or_stop(proc, timeout)
             seconds = time.monotonic() - started

@@ -494,20 +494,21 @@ class ReleaseStore:
         if os.path.isdir(snapshot):
             shutil.rmtree(snapshot)
 
-    def prune_candidates(self, keep, incoming=0):
-        """Releases ``keep`` would remove: the oldest by ledger order beyond the ``keep`` newest, never a protected one.
+    def prune_candidates(self, keep, incoming=0, spare=()):
+        """Releases ``keep`` would remove: the oldest by ledger order beyond the ``keep`` newest, never a protected one
+        and never one of ``spare`` (the release a deploy is about to switch to, which may be an older one).
 
         ``incoming`` counts releases about to be created (newer than all existing ones).
         """
         if keep < 1:
             raise FleetError("keep must be at least 1, got %d" % keep)
-        protected = self.protected()
+        protected = set(self.protected()) | set(spare)
         ordered = [item["id"] for item in self.releases()]
         surplus = ordered[:max(len(ordered) + incoming - keep, 0)]
         return [release_id for release_id in surplus if release_id not in protected]
 
-    def prune(self, keep, incoming=0, check_mode=False):
-        removed = self.prune_candidates(keep, incoming)
+    def prune(self, keep, incoming=0, check_mode=False, spare=()):
+        removed = self.prune_candidates(keep, incoming, spare)
         if not check_mode:
             for release_id in removed:
                 self._remove_tree(self.release_path(release_id))

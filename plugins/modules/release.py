@@ -88,7 +88,9 @@ options:
     type: bool
   keep:
     description:
-      - After creating, keep this many newest releases (by ledger order) and remove older ones that are not protected.
+      - After creating, keep this many newest releases (by ledger order) and remove older ones that are not protected
+        (current, previous, rollback target, pinned, part of an unfinished operation).
+      - With O(state=present), O(release) itself is never removed, also when it is an older release deployed again.
     type: int
   created_by:
     description:
@@ -273,7 +275,8 @@ def main():
         if params["keep"] is not None:
             # In check mode the new release does not exist yet, but it counts towards keep all the same.
             incoming = 1 if module.check_mode and result["created"] else 0
-            result["pruned"] = store.prune(params["keep"], incoming=incoming, check_mode=module.check_mode)
+            spare = [release_id] if params["state"] == "present" else []
+            result["pruned"] = store.prune(params["keep"], incoming=incoming, check_mode=module.check_mode, spare=spare)
     except FleetError as exc:
         module.fail_json(msg=str(exc), **result)
 

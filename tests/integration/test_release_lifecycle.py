@@ -243,6 +243,12 @@ def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
     assert not again[host]["changed"]
     refused, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r3", "state": "absent"})
     assert refused[host]["failed"] and "current release" in refused[host]["msg"]
+    # Unpinned, r1 is the oldest; a deploy of r1 again prunes with it (keep, as deploy.yml's unpack) but spares r1.
+    adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r1", "pinned": False})
+    spared, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r1", "keep": 1})
+    assert spared[host]["pruned"] == [] and os.path.isdir(fleet.host_path(host, root + "/releases/r1")), spared
+    pruned, dummy = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "state": "pruned", "keep": 1})
+    assert pruned[host]["pruned"] == ["r1"], pruned
 
 
 def test_lock_contention(fleet, releases):

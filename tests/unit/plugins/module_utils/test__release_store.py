@@ -336,6 +336,16 @@ def test_prune_keeps_current_previous_target_and_pinned(store, artifact):
     assert [r["id"] for r in store.releases()] == ["v1", "v2", "v3", "v5", "v6"]
 
 
+def test_prune_spares_the_release_about_to_be_deployed(store, artifact):
+    for index in range(1, 7):
+        create(store, artifact, "v%d" % index)
+    store.switch("v5")
+    store.switch("v6")  # previous = v5, rollback target = v5
+    assert store.prune_candidates(1) == ["v1", "v2", "v3", "v4"]
+    assert store.prune(1, spare=["v2"]) == ["v1", "v3", "v4"]  # v2 is what a deploy goes back to
+    assert [r["id"] for r in store.releases()] == ["v2", "v5", "v6"]
+
+
 @given(st.integers(min_value=2, max_value=9), st.integers(min_value=1, max_value=9), st.data())
 @settings(max_examples=40, deadline=None)
 def test_prune_property(tmp_path_factory, count, keep, data):

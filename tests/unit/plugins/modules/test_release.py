@@ -95,3 +95,13 @@ def test_broken_inline_content_is_refused(run_module, store):
     result = run_module("release", {"app_root": store.root, "release": "v3", "sha256": "0" * 64, "artifact_content": "not base64!"})
     assert result["failed"] and "artifact_content is not valid base64" in result["msg"]
     assert snapshot(store) == before
+
+
+def test_keep_never_prunes_the_release_being_deployed_again(run_module, store, tmp_path, tarball):
+    for release in ("v3", "v4", "v5"):
+        store.create_release(release, artifact=tarball(tmp_path / (release + ".tar.gz"), release))
+        store.switch(release)
+    # v1 is the oldest: keep=2 would remove it, but it is the release this task deploys again.
+    result = run_module("release", {"app_root": store.root, "release": "v1", "keep": 2})
+    assert not result.get("failed") and "v1" not in result["pruned"] and store.manifest("v1") is not None
+    assert result["pruned"] == ["v2", "v3"]  # v4 is previous (and the rollback target), v5 current
