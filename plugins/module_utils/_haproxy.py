@@ -74,6 +74,10 @@ class DrainTimeout(LbError):
         self.sessions_left = sessions_left
 
 
+class PoolNotReady(LbError):
+    pass
+
+
 class NodesDisagree(LbError):
     def __init__(self, message, disagreements):
         super().__init__(message)
@@ -586,8 +590,36 @@ def pool_info(node_specs, backends, timeout=10.0):
         close_nodes(nodes)
 
 
-def flip_pool(node_specs, map_file, key, pool, pools=None, check_mode=False, timeout=10.0):
-    """Point ``key`` of the frontend's map at backend ``pool`` on every node, atomically per node, and write the map file."""
+def pool_blockers(servers):
+    """Why a pool cannot take a region's traffic yet ([] when it can), from ``servers`` as :meth:`LbNode.servers` gives.
+
+    It can when at least one server is in rotation (admin state ready) and every server in rotation is up by HAProxy's
+    own health checks (operational ``running``): a host restarted a moment ago may still count as down there, and a flip
+    to a pool without a server up answers 503. Servers in drain or maint take no new requests and are left out.
+    """
+    in_rotation = {name: server for name, server in servers.items() if server["state"] == "ready"}
+    if not in_rotation:
+        states = ", ".join(f"{name} {server['state']}" for name, server in sorted(servers.items()))
+        return [f"no server in rotation ({states or 'the pool has no servers'})"]
+    return [f"{name} is {server['operational']}" for name, server in sorted(in_rotation.items()) if server["operational"] != "running"]
+
+
+def _wait_ready(nodes, pool, timeout, poll_interval, clock=time.monotonic, sleep=time.sleep):
+    """Poll every node until ``pool`` can take the traffic (:func:`pool_blockers`); returns {address: blockers} left."""
+    deadline = clock() + timeout
+    while True:
+        left = {node.address: pool_blockers(node.servers(pool)) for node in nodes}
+        left = {address: blockers for address, blockers in left.items() if blockers}
+        if not left or clock() >= deadline:
+            return left
+        sleep(poll_interval)
+
+
+def flip_pool(node_specs, map_file, key, pool, pools=None, check_mode=False, timeout=10.0, ready_timeout=30.0, poll_interval=0.2):
+    """Point ``key`` of the frontend's map at backend ``pool`` on every node, atomically per node, and write the map file.
+
+    Before any change, waits up to ``ready_timeout`` seconds until ``pool`` can take the traffic on every node
+    (:func:`pool_blockers`) and refuses the flip, changing nothing, when it cannot."""
     if not re.match(r"^[^\s;#]+$", key or ""):
         raise LbError(f"map key {key!r} must be a single word without spaces, ';' or '#'")
     if not re.match(r"^[A-Za-z0-9._:-]+$", pool or ""):
@@ -621,6 +653,15 @@ def flip_pool(node_specs, map_file, key, pool, pools=None, check_mode=False, tim
                 raise LbError(f"{node.address}: cannot read the map file {path}: {exc.strerror}; the module must run on the LB host") from exc
             plans.append({"node": node, "path": path, "entries": entries, "wanted": wanted, "previous": previous, "file_text": file_text})
         previous_values = {p["node"].address: p["previous"] for p in plans}
+        waited = 0.0
+        if not check_mode and any(p["entries"] != p["wanted"] for p in plans):
+            wait_started = time.monotonic()
+            not_ready = _wait_ready(nodes, pool, ready_timeout, poll_interval)
+            waited = round(time.monotonic() - wait_started, 3)
+            if not_ready:
+                raise PoolNotReady("pool %s cannot take the traffic after %.1f s: %s; nothing was flipped. Check the pool's hosts "
+                                   "(HAProxy's health checks must see them up), or give them longer with ready_timeout"
+                                   % (pool, waited, "; ".join(f"{address}: {', '.join(blockers)}" for address, blockers in not_ready.items())))
         changed = False
         result_nodes = []
         for p in plans:
@@ -653,6 +694,7 @@ def flip_pool(node_specs, map_file, key, pool, pools=None, check_mode=False, tim
             "active": pool,
             "previous": plans[0]["previous"],
             "agreed_before": len(distinct) == 1,
+            "waited": waited,
             "nodes": result_nodes,
             "diff": {
                 "before": "".join(f"{a} {map_file or ''} {key} -> {v}\n" for a, v in previous_values.items()),

@@ -18,6 +18,10 @@ description:
   - It also writes the map file (a temporary file renamed over it) before the swap, so a reload keeps the flip. The module
     owns that file; comments in it are not kept.
   - It returns the pool that was active before, so the flip back is one call with O(pool) set to RV(previous).
+  - Before anything changes it waits (up to O(ready_timeout)) until O(pool) can take the traffic on every node, that is
+    until at least one server is in rotation and every server in rotation is up by HAProxy's own health checks. A pool whose hosts were just
+    restarted may still count as down there, and a flip to it would answer 503. When the time is up the flip is
+    refused and nothing changes.
 extends_documentation_fragment:
   - fleetops.release.lb
   - fleetops.release.common.attributes
@@ -50,6 +54,12 @@ options:
         must exist on every node.
     type: list
     elements: str
+  ready_timeout:
+    description:
+      - Seconds to wait, before the flip, until O(pool) can take the traffic on every node (see above). V(0) checks once
+        without waiting.
+    type: float
+    default: 30
 seealso:
   - module: fleetops.release.lb_pool
 author:
@@ -94,6 +104,11 @@ agreed_before:
   returned: success
   type: bool
   sample: true
+waited:
+  description: Seconds spent waiting for O(pool) to be able to take the traffic (V(0) when nothing had to change).
+  returned: success
+  type: float
+  sample: 0.8
 nodes:
   description: Per node, its map file, the pool active before, and what changed (runtime map, map file).
   returned: success
@@ -115,6 +130,7 @@ def main():
         key={"type": "str", "required": True, "no_log": False},
         pool={"type": "str", "required": True},
         pools={"type": "list", "elements": "str"},
+        ready_timeout={"type": "float", "default": 30.0},
     )
     module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("socket", "nodes")], required_one_of=[("socket", "nodes")],
                            supports_check_mode=True)
@@ -124,7 +140,7 @@ def main():
         module.fail_json(msg="no map file: set map (or map in every entry of nodes) to the file named in the frontend's map() converter")
     try:
         result = flip_pool(nodes, params["map"], params["key"], params["pool"], pools=params["pools"], check_mode=module.check_mode,
-                           timeout=params["timeout"])
+                           timeout=params["timeout"], ready_timeout=params["ready_timeout"])
     except LbError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

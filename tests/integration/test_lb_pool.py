@@ -345,6 +345,17 @@ def test_blue_green_flip_and_back_without_failures_and_across_a_reload(apps, ext
     assert "active app_green" in fleetlib.haproxy_command(node["socket"], f"show map {node['map']}")
     assert serving() <= set(green)
 
+    # A pool that cannot take the traffic (here every server in maintenance) is refused, and nothing changes.
+    for name in blue:
+        fleetlib.haproxy_command(node["socket"], f"set server app_blue/{name} state maint")
+    try:
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_blue", ready_timeout=0.5))
+        assert failed and "pool app_blue cannot take the traffic" in result["msg"] and "no server in rotation" in result["msg"], out
+        assert open(node["map"]).read() == "active app_green\n" and serving() <= set(green)
+    finally:
+        for name in blue:
+            fleetlib.haproxy_command(node["socket"], f"set server app_blue/{name} state ready")
+
     result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_red"))
     assert failed and "app_red" in result["msg"]
     result, failed, out = run_module("lb_pool_flip", {"socket": node["socket"], "map": node["map"], "key": "active", "pool": "app_red"})

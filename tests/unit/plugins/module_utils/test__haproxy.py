@@ -14,6 +14,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
     LbSocketError,
     NodesDisagree,
     UnknownServer,
+    _wait_ready,
     admin_state,
     effective_weight,
     parse_servers_state,
@@ -22,6 +23,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
     parse_socket_address,
     parse_weight,
     plan_members,
+    pool_blockers,
     render_map,
     state_summary,
 )
@@ -136,3 +138,38 @@ def test_plan_members_refuses_disagreement_and_unknowns():
         plan_members("app", [{"server": "web-1", "state": "up"}], {"a": _servers()})
     with pytest.raises(LbError, match="without spaces"):
         plan_members("app", [{"server": "web-1; shutdown"}], {"a": _servers()})
+
+
+def _server(state="ready", operational="running"):
+    return {"state": state, "weight": 1, "initial_weight": 1, "operational": operational, "admin_bits": 0}
+
+
+def test_pool_blockers_wants_every_server_in_rotation_up_and_at_least_one():
+    assert pool_blockers({"g1": _server(), "g2": _server()}) == []
+    # Drained or in maintenance: takes no new requests, so it neither blocks nor counts.
+    assert pool_blockers({"g1": _server(), "g2": _server("maint", "stopped"), "g3": _server("drain")}) == []
+    assert pool_blockers({"g1": _server(), "g2": _server(operational="stopped")}) == ["g2 is stopped"]
+    assert pool_blockers({"g1": _server("maint", "stopped")}) == ["no server in rotation (g1 maint)"]
+    assert pool_blockers({}) == ["no server in rotation (the pool has no servers)"]
+
+
+class _Node:
+    """Answers servers() from a script of states, one per poll."""
+
+    def __init__(self, address, script):
+        self.address, self.script, self.polls = address, list(script), 0
+
+    def servers(self, backend):
+        self.polls += 1
+        return self.script[min(self.polls, len(self.script)) - 1]
+
+
+def test_wait_ready_polls_until_the_pool_is_up_or_the_time_is_up():
+    clock = iter(range(100)).__next__
+    up, down = {"g1": _server()}, {"g1": _server(operational="stopped")}
+    node = _Node("lb-1", [down, down, up])
+    assert _wait_ready([node], "app_green", timeout=10, poll_interval=0, clock=clock, sleep=lambda s: None) == {}
+    assert node.polls == 3
+    stuck = _Node("lb-2", [down])
+    left = _wait_ready([stuck], "app_green", timeout=3, poll_interval=0, clock=iter(range(100)).__next__, sleep=lambda s: None)
+    assert left == {"lb-2": ["g1 is stopped"]} and stuck.polls == 3  # at 1, 2 and 3 (the deadline)
