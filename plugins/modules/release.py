@@ -316,10 +316,11 @@ def create(module, store, release_id, inline_content=None):
     """Create the release unless it exists; an existing one is only compared with the artifact."""
     params = module.params
     artifact = params["artifact"]
-    if inline_content is not None and store.manifest(release_id) is None:
+    exists = store.manifest(release_id) is not None
+    if inline_content is not None and not exists:
         artifact = write_inline_artifact(module, inline_content)
     is_url = bool(artifact) and params["remote_src"] and artifact.startswith(("http://", "https://"))
-    if store.manifest(release_id) is not None:
+    if exists:
         # Existing release: compare checksums, never download or unpack again.
         local = artifact if artifact and not is_url and os.path.isfile(artifact) else None
         return store.create_release(release_id, artifact=local, sha256=params["sha256"])
