@@ -25,7 +25,11 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
 
 
 class LockHeld(FleetError):
-    """Another holder has the lock."""
+    """Another holder has the lock; ``held`` is the lock record the refusal describes."""
+
+    def __init__(self, message, held=None):
+        super().__init__(message)
+        self.held = held
 
 
 def describe(lock):
@@ -84,10 +88,10 @@ class FileLock:
                 broken = existing
             elif not is_expired(existing, now):
                 raise LockHeld("%s is locked by %s; wait for that run to finish; %s"
-                               % (self.path, describe(existing), how_to_break(existing)))
+                               % (self.path, describe(existing), how_to_break(existing)), held=existing)
             elif not break_expired:
                 raise LockHeld("%s holds an expired lock of %s; set break_expired=true (fleet_break_stale_lock=true) to break it"
-                               % (self.path, describe(existing)))
+                               % (self.path, describe(existing)), held=existing)
             broken = existing
         if check_mode:
             return True, record, broken
@@ -98,8 +102,9 @@ class FileLock:
         if broken is not None:
             record["broke"] = broken
             # Replace only the lock we judged breakable: re-read right before, so a fresh lock is never clobbered.
-            if self.read() != broken:
-                raise LockHeld("%s changed while breaking the expired lock; run again" % self.path)
+            current = self.read()
+            if current != broken:
+                raise LockHeld("%s changed while breaking the expired lock; run again" % self.path, held=current or {})
             atomic_write_json(self.path, record)
             return True, record, broken
         fd, tmp = tempfile.mkstemp(prefix=".tmp-lock-", dir=directory)
@@ -111,7 +116,8 @@ class FileLock:
             try:
                 os.link(tmp, self.path)
             except FileExistsError:
-                raise LockHeld("%s was taken by %s a moment ago" % (self.path, describe(self.read() or {})))
+                current = self.read() or {}
+                raise LockHeld("%s was taken by %s a moment ago" % (self.path, describe(current)), held=current)
         finally:
             os.unlink(tmp)
         fsync_dir(directory)
@@ -124,7 +130,7 @@ class FileLock:
             return False, None
         if existing.get("holder") != holder and not force:
             raise LockHeld("%s is held by %s, not by %s; set force=true to release somebody else's lock"
-                           % (self.path, describe(existing), holder))
+                           % (self.path, describe(existing), holder), held=existing)
         if not check_mode:
             os.unlink(self.path)
             fsync_dir(os.path.dirname(self.path))

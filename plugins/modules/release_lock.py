@@ -287,7 +287,7 @@ def main():
                 if not module.check_mode:
                     ReleaseStore(params["app_root"]).append_history(result["history"])
     except LockHeld as exc:
-        module.fail_json(msg=str(exc), held=lock.read())
+        module.fail_json(msg=str(exc), held=exc.held)
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     result.setdefault("history", None)

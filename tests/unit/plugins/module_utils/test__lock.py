@@ -33,11 +33,13 @@ def test_take_and_release(lock):
 
 
 def test_second_holder_is_refused_with_first_holders_name(lock):
-    lock.acquire("alice", reason="deploy v2", ttl=600)
-    with pytest.raises(LockHeld, match="alice.*deploy v2"):
+    record = lock.acquire("alice", reason="deploy v2", ttl=600)[1]
+    with pytest.raises(LockHeld, match="alice.*deploy v2") as refused:
         lock.acquire("bob")
-    with pytest.raises(LockHeld, match="not by bob"):
+    assert refused.value.held == record  # the record the message describes, for a table of holders
+    with pytest.raises(LockHeld, match="not by bob") as refused:
         lock.release("bob")
+    assert refused.value.held == record
     assert lock.release("bob", force=True)[1]["holder"] == "alice"
 
 
