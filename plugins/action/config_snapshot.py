@@ -19,6 +19,8 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._identity import with_operator
+
 try:
     from ansible.template import trust_as_template
 except ImportError:  # ansible-core before 2.19: template strings need no trust marker
@@ -38,7 +40,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         task_vars = task_vars or {}
-        args = dict(self._task.args)
+        # Who did it is the controller's operator, never a task argument (trust model, plugin_utils/_identity.py).
+        args = with_operator(self._task.args, task_vars or {}, "actor", self._display, "fleetops.release.config_snapshot")
         templates = args.get("templates")
         if not templates:
             result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))

@@ -14,7 +14,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.module_utils import _health_probe
+from ansible_collections.fleetops.release.plugins.module_utils import _command, _health_probe
 from ansible_collections.fleetops.release.plugins.module_utils._health import (
     MODES,
     HealthError,
@@ -60,6 +60,7 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "float", "default": 60.0},
     "initial_delay": {"type": "float", "default": 0.0},
     "request_timeout": {"type": "float", "default": 5.0},
+    "command_timeout": {"type": "float", "default": 30.0},
     "mode": {"type": "str", "default": "enforce", "choices": list(MODES)},
 }
 
@@ -96,11 +97,14 @@ class ActionModule(ActionBase):
             check_positive("timeout", args["timeout"], allow_zero=True)
             check_positive("initial_delay", args["initial_delay"], allow_zero=True)
             check_positive("request_timeout", args["request_timeout"])
+            check_positive("command_timeout", args["command_timeout"])
             counter = ProbeCounter(args["consecutive_successes"], args["failure_limit"])
         except HealthError as exc:
             raise AnsibleActionFail("%s: %s" % (host, to_text(exc)))
 
         self._python = None
+        self._sources = {}
+        self._command_timeout = args["command_timeout"]
         self._task_vars = task_vars
         if args["initial_delay"]:
             time.sleep(args["initial_delay"])
@@ -143,9 +147,10 @@ class ActionModule(ActionBase):
     def _probe(self, check, request_timeout):
         if check["type"] == "command":
             started = time.monotonic()
-            res = self._low_level_execute_command(check["command"], sudoable=True)
+            res = self._command_on_host(check["command"], self._command_timeout)
             latency = round((time.monotonic() - started) * 1000.0, 1)
-            return evaluate_command(check, res.get("rc"), to_text(res.get("stdout", "")), to_text(res.get("stderr", "")), latency)
+            return evaluate_command(check, res.get("rc"), res.get("stdout", ""), res.get("stderr", ""), latency,
+                                    killed_after=res["timeout"] if res.get("timed_out") else None)
         spec = {"type": check["type"], "timeout": request_timeout}
         if check["type"] == "tcp":
             spec.update(host=check["host"], port=check["port"])
@@ -155,16 +160,33 @@ class ActionModule(ActionBase):
         answer = self._probe_on_host(spec) if check.get("run_on") == "host" else _health_probe.run(spec)
         return evaluate_tcp(check, answer) if check["type"] == "tcp" else evaluate_http(check, answer)
 
-    def _probe_on_host(self, spec):
-        """Run the probe's own source with the host's Python; a broken run is reported as the probe's error."""
+    def _python_on_host(self, module, spec):
+        """``<host python> -c <source of module> <spec as JSON>``: how a self-contained module_utils file runs on the host."""
         if self._python is None:
             interpreter = self._task_vars.get("ansible_python_interpreter")
             interpreter = self._templar.template(interpreter) if interpreter else None
             self._python = to_text(interpreter) if interpreter and "auto" not in to_text(interpreter) else "python3"
-            with open(_health_probe.__file__, encoding="utf-8") as handle:
-                self._probe_source = handle.read()
-        command = "%s -c %s %s" % (shlex.quote(self._python), shlex.quote(self._probe_source), shlex.quote(json.dumps(spec)))
-        res = self._low_level_execute_command(command, sudoable=True)
+        if module.__name__ not in self._sources:
+            with open(module.__file__, encoding="utf-8") as handle:
+                self._sources[module.__name__] = handle.read()
+        command = "%s -c %s %s" % (shlex.quote(self._python), shlex.quote(self._sources[module.__name__]), shlex.quote(json.dumps(spec)))
+        return self._low_level_execute_command(command, sudoable=True)
+
+    def _command_on_host(self, command, timeout):
+        """Run a check's command on the host through _command: killed with its process group after ``timeout`` seconds."""
+        res = self._python_on_host(_command, {"command": command, "timeout": timeout})
+        try:
+            answer = json.loads(to_text(res.get("stdout", "")).strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            detail = to_text(res.get("stderr") or res.get("stdout") or "").strip()[-300:]
+            return {"rc": None, "stdout": "", "stderr": "the command runner could not run on the host (exit %s): %s" % (res.get("rc"), detail)}
+        if answer.get("error"):
+            return {"rc": None, "stdout": "", "stderr": "cannot run %r on the host: %s" % (command, answer["error"])}
+        return answer
+
+    def _probe_on_host(self, spec):
+        """Run the probe's own source with the host's Python; a broken run is reported as the probe's error."""
+        res = self._python_on_host(_health_probe, spec)
         try:
             return json.loads(to_text(res.get("stdout", "")).strip().splitlines()[-1])
         except (ValueError, IndexError):

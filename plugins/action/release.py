@@ -14,6 +14,8 @@ from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.release.plugins.plugin_utils._identity import with_operator
+
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
     MANIFEST_NAME,
     FleetError,
@@ -37,7 +39,8 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
-        args = dict(self._task.args)
+        # Who did it is the controller's operator, never a task argument (trust model, plugin_utils/_identity.py).
+        args = with_operator(self._task.args, task_vars or {}, "created_by", self._display, "fleetops.release.release")
         module = "fleetops.release.release"
         if args.get("state", "present") != "present" or not args.get("artifact") or args.get("remote_src"):
             result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
@@ -52,8 +55,10 @@ class ActionModule(ActionBase):
         wanted = (args.get("sha256") or "").lower()
         if wanted and wanted != local_sha:
             raise AnsibleActionFail("checksum mismatch for %s: expected sha256 %s, got %s; nothing was copied or created"
-                                    % (source, wanted, local_sha))
+                                    % (args["artifact"], wanted, local_sha))
         args["sha256"] = local_sha
+        # The module only sees the inline content or a temporary copy: its messages name the artifact as given.
+        args.setdefault("artifact_name", args["artifact"])
 
         if os.path.getsize(source) <= INLINE_MAX_BYTES:
             # The module unpacks the content only when the release is missing, and compares the checksum otherwise.

@@ -48,7 +48,10 @@ options:
         type: path
   timeout:
     description:
-      - Seconds to wait for connecting to a socket and for each answer of HAProxy.
+      - Seconds to wait for connecting to a socket and for each answer of HAProxy (the whole answer, however slowly it
+        comes).
+      - With O(fleetops.release.lb_pool#module:lb_type=nginx), also the seconds C(nginx -t) may run; it is killed after
+        that with every process it started, and the previous upstream file is put back.
     type: float
     default: 10.0
 notes:

@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.fleetops.release.plugins.module_utils import _command
 from ansible_collections.fleetops.release.plugins.module_utils._health import evaluate_http, normalize_check
 from ansible_collections.fleetops.release.plugins.module_utils._health_probe import http_probe
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
 
 CONFIG_MODES = ("auto", "required", "skip")
+DEFAULT_RESTART_TIMEOUT = 120.0
+# The option of every module that runs the restart command (doc fragment fleetops.release.restart).
+RESTART_TIMEOUT_SPEC = {"restart_timeout": {"type": "float", "default": DEFAULT_RESTART_TIMEOUT}}
+RESTART_OUTPUT_LIMIT = 16 * 1024
 
 
 class ActivationFailed(FleetError):
@@ -27,6 +32,43 @@ class ActivationFailed(FleetError):
     def __init__(self, message, result):
         super().__init__(message)
         self.result = result
+
+
+class RestartFailed(FleetError):
+    """The restart command failed or ran out of time; ``restart`` is its (capped) result."""
+
+    def __init__(self, message, restart):
+        super().__init__(message)
+        self.restart = restart
+
+
+def check_restart_timeout(value):
+    if value is None or value <= 0:
+        raise FleetError("restart_timeout must be a number of seconds above 0, not %r" % (value,))
+    return value
+
+
+def run_restart(command, timeout, env_update, after, runner=_command.run):
+    """Run the restart command in its own process group for at most ``timeout`` seconds.
+
+    Returns ``{"rc", "stdout", "stderr", "elapsed"}``. Raises RestartFailed when it exits non-zero, or when it did not
+    finish in time: then it was killed with everything it started (see _command), and the message names the command
+    and the timeout. ``after`` says what had happened before the restart (``after r2 became current``).
+    """
+    ran = runner(command, check_restart_timeout(timeout), shell=True, env=_command.child_environment(env_update),
+                 output_limit=RESTART_OUTPUT_LIMIT)
+    shown = {"rc": ran["rc"], "stdout": ran["stdout"], "stderr": ran["stderr"], "elapsed": ran["elapsed"]}
+    if ran["timed_out"]:
+        shown["timed_out"] = True
+        raise RestartFailed(
+            "restart command %r did not finish within %g s and was killed with its whole process group (%s) %s; the operation "
+            "stays pending, so a re-run restarts again. Make the command return once the app has started, or give it longer "
+            "with restart_timeout (fleet_restart_timeout). Output so far: %s"
+            % (command, ran["timeout"], ran["killed_with"], after, (ran["stderr"] or ran["stdout"]).strip()[-2000:] or "(none)"), shown)
+    if ran["rc"] != 0:
+        raise RestartFailed("restart command %r failed with exit code %d %s; the operation stays pending, so a re-run restarts "
+                            "again. stderr: %s" % (command, ran["rc"], after, (ran["stderr"] or ran["stdout"]).strip()[-2000:]), shown)
+    return shown
 
 
 def restart_environment(run_id, release_id, previous, app_root):
@@ -119,6 +161,9 @@ def activate(store, snapshots, release_id, operation="deploy", config="auto", re
         try:
             result["restart"] = restart(switched["from"])
         except FleetError as exc:
+            # A failed or timed-out restart is a failed activation: the host counts as failed, with the command named.
+            if getattr(exc, "restart", None) is not None:
+                result["restart"] = exc.restart
             raise ActivationFailed(str(exc), result)
         result["restarted"] = True
     if health is not None:

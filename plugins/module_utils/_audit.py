@@ -34,9 +34,9 @@ REQUIRED_FIELDS = ("run_id", "operation")
 TIME_FIELDS = ("started", "recorded_at", "time")
 SUMMARY_FIELDS = ("run_id", "operation", "actor", "reason", "from", "to", "outcome", "started", "finished")
 
-_DAY_FILE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})\.jsonl$")
+_DAY_FILE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})\.jsonl")
 # Units in descending order, each at most once; a bare number (seconds) only on its own, so "1h30" is refused.
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION_RE = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNIT_SECONDS = (86400, 3600, 60, 1)
 
 
@@ -61,7 +61,7 @@ def parse_duration(value, what="duration"):
         seconds = int(value)
     else:
         text = str(value).strip().lower().replace(" ", "")
-        match = _DURATION_RE.match(text + "s" if text.isdigit() else text) if text else None
+        match = _DURATION_RE.fullmatch(text + "s" if text.isdigit() else text) if text else None
         if not match or not any(match.groups()):
             raise AuditError("%s %r is not a duration: give seconds (90) or a number with a unit, such as 45s, 30m, "
                              "2h, 7d or 1h30m" % (what, value))
@@ -145,7 +145,7 @@ def day_file_path(directory, moment):
 
 def day_of_file(name):
     """The date a day file holds, or None for any other file name."""
-    match = _DAY_FILE_RE.match(name)
+    match = _DAY_FILE_RE.fullmatch(name)
     if not match:
         return None
     try:

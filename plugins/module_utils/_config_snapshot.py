@@ -15,14 +15,17 @@
 A root is a path the snapshot is responsible for: a file, a symlink, a directory (everything below it, and
 nothing else, is the configuration) or ``absent`` (it did not exist, so a restore removes it).
 
-A file is *secret* when it is not world-readable (on the host or in the snapshot): its content, size and
-checksum never appear in a diff or a result.
+A path is *secret* (see :class:`Secrecy`) when others cannot read it where it lives: the file is not readable by
+others, or a directory above it (up to ``/``, on the host or as the snapshot records it) is not readable and
+searchable by others, or it matches one of the operator's ``secret_paths``. A secret's content, size and checksum
+never appear in a diff, a result or a message; a diff shows a placeholder that says whether its sha256 changed.
 """
 
 from __future__ import annotations
 
 import datetime
 import difflib
+import fnmatch
 import grp
 import hashlib
 import json
@@ -48,6 +51,12 @@ DRIFT_MANIFEST = ".fleet-drift.json"
 SNAPSHOT_FORMAT = 1
 FILES_DIR = "files"
 DIFF_MAX_BYTES = 64 * 1024
+
+# The option of every module that shows configuration (doc fragment fleetops.release.secrets).
+SECRET_PATHS_SPEC = {"secret_paths": {"type": "list", "elements": "str", "default": [], "no_log": False}}
+SECRET_HIDDEN = "<secret: content not shown>"
+SECRET_CHANGED = "<secret: content not shown; sha256 changed>"
+SECRET_UNCHANGED = "<secret: content not shown; sha256 unchanged>"
 
 
 class SnapshotError(FleetError):
@@ -123,8 +132,103 @@ def parse_mode(value, what):
 
 
 def is_secret(entry):
-    """A file that is not world-readable is a secret: its content is never shown."""
+    """A file entry that is not readable by others (its own mode only; :class:`Secrecy` decides from the whole path)."""
     return entry is not None and entry.get("type") == "file" and not int(entry["mode"], 8) & 0o004
+
+
+def validate_secret_patterns(patterns):
+    """``secret_paths`` as given: absolute paths or glob patterns (``*``, ``?``, ``[...]``; ``*`` also matches ``/``)."""
+    checked = []
+    for pattern in patterns or ():
+        if not isinstance(pattern, str) or not pattern.startswith("/") or "\n" in pattern:
+            raise SnapshotError("secret path %r must be an absolute path or glob pattern such as /etc/app/conf.d/*.key" % (pattern,))
+        checked.append(pattern.rstrip("/") or "/")
+    return checked
+
+
+def _ancestors(path):
+    """The directories above ``path``, nearest first, ending with ``/``."""
+    found = []
+    parent = os.path.dirname(path)
+    while True:
+        found.append(parent)
+        if parent == "/" or not parent:
+            return found
+        parent = os.path.dirname(parent)
+
+
+def _others_can_list(mode):
+    return mode & 0o005 == 0o005
+
+
+class Secrecy:
+    """Decides whether a configuration path is secret, from the whole path and not only the file's own mode.
+
+    A file in a 0700 directory is as secret as a 0600 file: ``--diff`` must not print it either. A path is secret when
+
+    - the file is not readable by others: its live mode, or the mode the snapshot records for it;
+    - a directory above it, up to ``/``, is not readable and searchable by others: live (followed through symlinks, and
+      the real path's directories too) or as the snapshot records it (``entries``: the directories a restore creates);
+    - it, or a directory above it, matches one of ``patterns`` (``secret_paths``: exact paths or fnmatch globs).
+
+    ``stat_fn`` is injectable for tests; live modes are looked up once per directory.
+    """
+
+    def __init__(self, patterns=(), entries=(), stat_fn=os.stat):
+        self.patterns = validate_secret_patterns(patterns)
+        self.recorded = {}
+        self._stat = stat_fn
+        self._live = {}
+        self.add_entries(entries)
+
+    def add_entries(self, entries):
+        """Entries of a manifest (or plan) whose recorded modes count too; several manifests may be added."""
+        for entry in entries or ():
+            if entry is not None:
+                self.recorded.setdefault(entry["path"], []).append(entry)
+
+    def _live_mode(self, path):
+        if path not in self._live:
+            try:
+                self._live[path] = stat.S_IMODE(self._stat(path).st_mode)
+            except OSError:
+                self._live[path] = None  # not there (yet): the snapshot's record of it decides
+        return self._live[path]
+
+    def reason(self, path, *entries):
+        """Why ``path`` is secret (a short text), or None. ``entries`` are what the caller holds for the path itself."""
+        for entry in entries + tuple(self.recorded.get(path, ())):
+            if is_secret(entry):
+                return "%s is not readable by others (mode %s)" % (path, entry["mode"])
+        for candidate in [path] + _ancestors(path):
+            for pattern in self.patterns:
+                if fnmatch.fnmatchcase(candidate, pattern):
+                    return "%s matches the secret path %s" % (path, pattern)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            info = None
+        if info is not None and stat.S_ISREG(info.st_mode) and not info.st_mode & 0o004:
+            return "%s is not readable by others (mode %s)" % (path, format_mode(info.st_mode))
+        parents = _ancestors(path)
+        real_parent = os.path.realpath(os.path.dirname(path))
+        parents += [real_parent] + _ancestors(real_parent) if real_parent != os.path.dirname(path) else []
+        for parent in parents:
+            for recorded in self.recorded.get(parent, ()):
+                if recorded.get("type") == "directory" and not _others_can_list(int(recorded["mode"], 8)):
+                    return "directory %s is not readable and searchable by others (mode %s in the snapshot)" % (parent, recorded["mode"])
+            live = self._live_mode(parent)
+            if live is not None and not _others_can_list(live):
+                return "directory %s is not readable and searchable by others (mode %04o)" % (parent, live)
+        return None
+
+    def is_secret(self, path, *entries):
+        return self.reason(path, *entries) is not None
+
+
+def secret_reason(path, patterns=(), entries=()):
+    """Why ``path`` is secret on this host, or None (see :class:`Secrecy`)."""
+    return Secrecy(patterns, entries).reason(path)
 
 
 def entries_digest(roots, entries):
@@ -328,10 +432,10 @@ def drift_candidates(actions, current_manifest, current=None):
     return found
 
 
-def public_change(action, release=None):
+def public_change(action, release=None, secrecy=None):
     """An action as reported to the user: metadata only, never a secret's content, size or checksum."""
     want, have = action["want"], action["have"]
-    secret = is_secret(want) or is_secret(have)
+    secret = (secrecy or Secrecy()).is_secret(action["path"], want, have)
     row = {"path": action["path"], "action": action["action"], "changes": list(action["changes"]), "secret": secret}
     for side, entry in (("live", have), ("snapshot", want)):
         if entry is None:
@@ -370,20 +474,18 @@ def _text_of(path, entry):
         return "(binary content, sha256 %s)\n" % sha256_bytes(data)
 
 
-def diff_entry(action, snapshot_file, live_label, snapshot_label):
+def diff_entry(action, snapshot_file, live_label, snapshot_label, secrecy=None):
     """One Ansible diff dict for an action: the first line of each side is the type, mode and owner, then the content.
 
-    ``snapshot_file`` is where the snapshot's copy of the file is (None when there is none). A secret's content is
-    replaced by a note on both sides, which says whether it differs.
+    ``snapshot_file`` is where the snapshot's copy of the file is (None when there is none). The content of a secret
+    (see :class:`Secrecy`) is never read: each side shows a placeholder, the new side says whether the sha256 changed.
     """
     want, have = action["want"], action["have"]
-    secret = is_secret(want) or is_secret(have)
+    secret = (secrecy or Secrecy()).is_secret(action["path"], want, have)
     content_differs = "content" in action["changes"] or "type" in action["changes"] or action["action"] != "update"
     if secret:
-        before = "(secret file: the live content is not shown)\n" if have is not None and have["type"] == "file" else ""
-        after = "" if want is None or want["type"] != "file" else (
-            "(secret file: the snapshot content is not shown; it %s the live content)\n"
-            % ("differs from" if content_differs else "equals"))
+        before = SECRET_HIDDEN + "\n" if have is not None and have["type"] == "file" else ""
+        after = "" if want is None or want["type"] != "file" else (SECRET_CHANGED if content_differs else SECRET_UNCHANGED) + "\n"
     else:
         before = _text_of(action["path"], have)
         after = _text_of(snapshot_file, want) if want is not None and want["type"] == "file" and snapshot_file else ""
@@ -395,11 +497,12 @@ def diff_entry(action, snapshot_file, live_label, snapshot_label):
     }
 
 
-def diff_text(action, snapshot_file):
-    """A unified diff of a non-secret file's content (used in messages); '' for secrets or binary content."""
-    entry = diff_entry(action, snapshot_file, "live", "snapshot")
-    if "secret file" in entry["before"] + entry["after"]:
+def diff_text(action, snapshot_file, secrecy=None):
+    """A unified diff of a non-secret file's content (used in messages); '' for secrets."""
+    secrecy = secrecy or Secrecy()
+    if secrecy.is_secret(action["path"], action["want"], action["have"]):
         return ""
+    entry = diff_entry(action, snapshot_file, "live", "snapshot", secrecy)
     return "".join(difflib.unified_diff(entry["before"].splitlines(True), entry["after"].splitlines(True),
                                         entry["before_header"], entry["after_header"]))
 

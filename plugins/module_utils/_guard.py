@@ -14,16 +14,20 @@ An extra variable alone is never enough to claim an identity, because anybody wh
 
 * Outside AWX the operator is the controller's OS user: the account of the effective uid of the ansible-playbook
   process (``pwd.getpwuid(os.geteuid())``), not ``$USER``/``$LOGNAME`` and not a variable.
-* Inside AWX the operator is AWX's ``awx_user_name``, accepted only when the job environment proves the run is an AWX
-  job: AWX sets both the environment variable ``JOB_ID`` and the variable ``awx_job_id`` to the job's id, so they must
-  be equal. Otherwise every ``awx_*`` variable is ignored, the OS user counts, and a warning says so.
-* No option of ``run_guard`` names the operator.
+* Inside AWX the operator is AWX's ``awx_user_name``, accepted only when the job really runs under AWX: the
+  environment variable ``JOB_ID`` equals the variable ``awx_job_id`` AND ``AWX_PRIVATE_DATA_DIR`` names an existing
+  directory (ansible-runner sets both for every AWX job; a plain ``ansible-playbook`` has neither). Otherwise every
+  ``awx_*`` variable is ignored, the OS user counts, and a warning says so. Since AWX 20.0.1 AWX applies its own
+  ``awx_*`` variables after launch-time extra variables, so they cannot be overridden inside a job.
+* No option of ``run_guard`` names the operator, and every plugin that records who did something determines it
+  itself on the controller (``plugins/plugin_utils/_identity.py``).
 
-Limits: whoever controls the controller's environment and variables together (its shell, or an AWX credential type that
-injects environment variables) can still claim a name; so can an AWX user allowed to pass extra variables at launch,
-because AWX merges launch-time extra variables over its own ``awx_*`` ones. Job templates that deploy or roll back
-should therefore not prompt for free-form extra variables (surveys with fixed fields are fine), and the controller
-account is the boundary outside AWX.
+Limits: whoever controls the controller's environment and variables together (their own shell) can still claim a
+name by faking both ``JOB_ID`` and ``AWX_PRIVATE_DATA_DIR``; the controller account is the boundary outside AWX (the
+AWX issue refines the proof of an AWX job).
+
+The fleet policy (``/etc/fleetops/policy.yml`` on the fleet lock host, see ``parse_policy``) holds the guard rails;
+variables may only tighten it (``merge_policy``).
 """
 
 from __future__ import annotations
@@ -59,11 +63,12 @@ class GuardError(FleetError):
 # -- the operator ---------------------------------------------------------------------------------------------
 
 
-def resolve_operator(os_user, job_id_env, awx_vars):
+def resolve_operator(os_user, job_id_env, awx_vars, private_data_dir=None):
     """Who runs this: ``(operator, warnings)``; see the trust model in the module docstring.
 
     ``os_user`` is the controller's OS user (of the effective uid), ``job_id_env`` the environment variable ``JOB_ID``
-    (or None), ``awx_vars`` the play's variables (only ``awx_*`` are read).
+    (or None), ``awx_vars`` the play's variables (only ``awx_*`` are read), ``private_data_dir`` the environment
+    variable ``AWX_PRIVATE_DATA_DIR`` when it names an existing directory (the caller checks), else None.
     """
     awx = dict((name, awx_vars.get(name)) for name in AWX_VARS)
     given = [name for name in AWX_VARS if awx[name] not in (None, "")]
@@ -71,7 +76,7 @@ def resolve_operator(os_user, job_id_env, awx_vars):
     warnings = []
     env_id = str(job_id_env).strip() if job_id_env not in (None, "") else ""
     var_id = str(awx["awx_job_id"]).strip() if awx["awx_job_id"] not in (None, "") else ""
-    if env_id and var_id and env_id == var_id:
+    if env_id and var_id and env_id == var_id and private_data_dir:
         operator.update(awx_job_id=var_id, awx_job_template_name=awx["awx_job_template_name"])
         user = awx["awx_user_name"]
         if isinstance(user, str) and user.strip():
@@ -84,8 +89,10 @@ def resolve_operator(os_user, job_id_env, awx_vars):
             why = "the environment variable JOB_ID is not set"
         elif not var_id:
             why = "awx_job_id is not set"
-        else:
+        elif env_id != var_id:
             why = "JOB_ID=%s differs from awx_job_id=%s" % (env_id, var_id)
+        else:
+            why = "AWX_PRIVATE_DATA_DIR does not name a directory: this is not a job run by AWX"
         warnings.append("%s given, but the job environment does not prove this is an AWX job (%s): they are ignored and "
                         "the operator is the controller's OS user %r" % (", ".join(given), why, os_user))
     return operator, warnings
@@ -356,9 +363,10 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
     forced = False
     if allowed_list and name not in allowed_list:
         refusals.append({"rule": "operator", "message": (
-            "%s (%s) may not run %s; only %s may: ask one of them to run it, or have %s added to fleet_allowed_operators"
+            "%s (%s) may not run %s; only %s may: ask one of them to run it, or have %s added to allowed_operators in the "
+            "fleet policy (%s on the fleet lock host) and to fleet_allowed_operators where that is set"
             % (name, "AWX user" if operator.get("source") == "awx" else "OS user on the controller", operation,
-               ", ".join(allowed_list), name))})
+               ", ".join(allowed_list), name, POLICY_PATH))})
     if require_reason and operation in REASON_OPERATIONS and not (isinstance(reason, str) and reason.strip()):
         refusals.append({"rule": "reason", "message": (
             "a %s needs a reason (fleet_require_reason is on): set fleet_reason, for example -e fleet_reason=\"error rate "
@@ -371,8 +379,9 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
             freeze_name = active[0][0]["name"]
             lifts = freeze_lifts_at(windows, now)
             refusals.append({"rule": "freeze", "message": (
-                "deploys are frozen by %s until %s: wait until then, or change fleet_freeze_windows; rollbacks are "
-                "always allowed" % (", ".join("window %r" % window["name"] for window, _end in active), isoformat(lifts)))})
+                "deploys are frozen by %s until %s: wait until then, or change freeze_windows of the fleet policy "
+                "or fleet_freeze_windows, wherever the window is; rollbacks are always allowed"
+                % (", ".join("window %r" % window["name"] for window, _end in active), isoformat(lifts)))})
 
     if operation == "automatic_rollback" and (cooldown or limit):
         starts, skipped = automatic_rollback_starts(recent_runs, exclude_run_id=run_id)
@@ -408,3 +417,86 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
         msg = "%s allowed for %s%s" % (operation, name, " (forced past the cooldown)" if forced else "")
     return {"allowed": not refusals, "refusals": refusals, "forced": forced, "freeze_window": freeze_name,
             "warnings": warnings, "msg": msg}
+
+
+# -- the fleet policy ------------------------------------------------------------------------------------------
+
+POLICY_PATH = "/etc/fleetops/policy.yml"
+POLICY_KEYS = ("allowed_operators", "require_reason", "freeze_windows", "auto_rollback_cooldown", "auto_rollback_max",
+               "auto_rollback_window", "allow_force")
+# An operator name nobody can have (OS and AWX user names have no spaces): what an empty intersection allows.
+NOBODY = "(nobody: the fleet policy and fleet_allowed_operators have no name in common)"
+
+
+def parse_policy(document, where):
+    """Check a fleet policy (the parsed YAML of /etc/fleetops/policy.yml) and return it with every key present.
+
+    ``None`` (an empty file) is an empty policy. GuardError names ``where`` (host and path) and what is wrong.
+    """
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise GuardError("%s must be a YAML mapping of %s, got %s" % (where, ", ".join(POLICY_KEYS), type(document).__name__))
+    unknown = sorted(str(key) for key in set(document) - set(POLICY_KEYS))
+    if unknown:
+        raise GuardError("%s has unknown key(s) %s; a fleet policy has %s" % (where, ", ".join(unknown), ", ".join(POLICY_KEYS)))
+    allowed = document.get("allowed_operators")
+    if allowed is not None and (not isinstance(allowed, list) or not all(isinstance(name, str) and name.strip() for name in allowed)):
+        raise GuardError("%s: allowed_operators must be a list of user names, got %r" % (where, allowed))
+    for key in ("require_reason", "allow_force"):
+        if document.get(key) is not None and not isinstance(document[key], bool):
+            raise GuardError("%s: %s must be true or false, got %r" % (where, key, document[key]))
+    windows = document.get("freeze_windows")
+    if windows is not None and not isinstance(windows, list):
+        raise GuardError("%s: freeze_windows must be a list of windows, got %r" % (where, windows))
+    try:
+        normalize_windows(windows)
+        _anti_flap_settings(document.get("auto_rollback_cooldown"), document.get("auto_rollback_max"),
+                            document.get("auto_rollback_window") or None)
+    except GuardError as exc:
+        raise GuardError("%s: %s" % (where, exc))
+    return {
+        "allowed_operators": [name.strip() for name in allowed] if allowed else [],
+        "require_reason": bool(document.get("require_reason")),
+        "freeze_windows": list(windows or []),
+        "auto_rollback_cooldown": document.get("auto_rollback_cooldown") or 0,
+        "auto_rollback_max": document.get("auto_rollback_max") or 0,
+        "auto_rollback_window": document.get("auto_rollback_window") or None,
+        "allow_force": document.get("allow_force", True) is not False,
+    }
+
+
+def merge_policy(policy, variables):
+    """The guard rails in force: the fleet policy, tightened (never loosened) by the variables.
+
+    Both are dicts with the keys of ``parse_policy`` (missing keys are "no rule"). Allowed operators: the
+    intersection when both name operators (NOBODY when they share none), else whichever names some; freeze windows:
+    both lists; require_reason: either; cooldown: the longer; the maximum of automatic rollbacks: the smaller limit,
+    counted over the longer window; force: only when the policy allows it. Raises GuardError for a variable that is
+    not a valid setting of its kind only where the policy needs it to compute the stricter value.
+    """
+    policy = policy or {}
+    variables = variables or {}
+    merged = {}
+    mine = [str(name) for name in (policy.get("allowed_operators") or [])]
+    theirs = [str(name) for name in (variables.get("allowed_operators") or [])]
+    if mine and theirs:
+        both = [name for name in mine if name in theirs]
+        merged["allowed_operators"] = both or [NOBODY]
+    else:
+        merged["allowed_operators"] = mine or theirs
+    merged["require_reason"] = bool(policy.get("require_reason")) or bool(variables.get("require_reason"))
+    merged["freeze_windows"] = list(policy.get("freeze_windows") or []) + list(variables.get("freeze_windows") or [])
+    cooldowns = [_duration(value, "auto_rollback_cooldown") for value in
+                 (policy.get("auto_rollback_cooldown") or 0, variables.get("auto_rollback_cooldown") or 0)]
+    merged["auto_rollback_cooldown"] = max(cooldowns)
+    limits = [(source.get("auto_rollback_max") or 0, source.get("auto_rollback_window") or None) for source in (policy, variables)]
+    active = [(limit, span) for limit, span in limits if limit]
+    if active:
+        merged["auto_rollback_max"] = min(limit for limit, _span in active)
+        spans = [_duration(span, "auto_rollback_window", allow_none=True) for _limit, span in active]
+        merged["auto_rollback_window"] = max(spans) if all(spans) else None
+    else:
+        merged["auto_rollback_max"], merged["auto_rollback_window"] = 0, None
+    merged["allow_force"] = policy.get("allow_force", True) is not False
+    return merged

@@ -160,9 +160,17 @@ class RuntimeSession:
         if "\n" in command or ";" in command:
             raise LbCommandError(f"refusing to send {command!r} to {self.address}: one command per line, no ';'")
         buf = b""
+        # One deadline for the whole answer: the socket's timeout alone bounds each recv, and an answer that trickles
+        # in a byte at a time would never end.
+        deadline = time.monotonic() + self.timeout
         try:
+            self._sock.settimeout(self.timeout)
             self._sock.sendall(command.encode("utf-8") + b"\n")
             while not buf.endswith(PROMPT) and buf != b"> ":
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout("deadline")
+                self._sock.settimeout(left)
                 chunk = self._sock.recv(65536)
                 if not chunk:
                     raise LbSocketError(f"HAProxy closed the connection on {self.address} during {command!r} (answer so far: "
@@ -237,14 +245,14 @@ def admin_state(bits):
     return "ready"
 
 
-_WEIGHT = re.compile(r"^\s*(\d{1,3})\s*(%?)\s*$")
+_WEIGHT = re.compile(r"\s*(\d{1,3})\s*(%?)\s*")
 
 
 def parse_weight(value):
     """``(number, is_percent)`` from ``7``, ``"7"`` or ``"50%"``; raises LbError for anything else."""
     if isinstance(value, bool):
         raise LbError(f"weight must be a number 0-256 or a percentage such as 50%, not {value!r}")
-    match = _WEIGHT.match(str(value))
+    match = _WEIGHT.fullmatch(str(value))
     if not match:
         raise LbError(f"weight must be a number 0-256 or a percentage such as 50%, not {value!r}")
     number, percent = int(match.group(1)), bool(match.group(2))
@@ -620,9 +628,9 @@ def flip_pool(node_specs, map_file, key, pool, pools=None, check_mode=False, tim
 
     Before any change, waits up to ``ready_timeout`` seconds until ``pool`` can take the traffic on every node
     (:func:`pool_blockers`) and refuses the flip, changing nothing, when it cannot."""
-    if not re.match(r"^[^\s;#]+$", key or ""):
+    if not re.fullmatch(r"[^\s;#]+", key or ""):
         raise LbError(f"map key {key!r} must be a single word without spaces, ';' or '#'")
-    if not re.match(r"^[A-Za-z0-9._:-]+$", pool or ""):
+    if not re.fullmatch(r"[A-Za-z0-9._:-]+", pool or ""):
         raise LbError(f"pool {pool!r} must be a backend name")
     if pools and pool not in pools:
         raise LbError(f"pool {pool!r} is not one of the region's pools ({', '.join(pools)})")

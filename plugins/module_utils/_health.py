@@ -356,13 +356,17 @@ def evaluate_tcp(check, answer):
     return _verdict(check, True, expected, "connected in %g ms" % latency, latency)
 
 
-def evaluate_command(check, rc, stdout, stderr, latency_ms=None):
+def evaluate_command(check, rc, stdout, stderr, latency_ms=None, killed_after=None):
+    """The verdict of one command run; ``killed_after``: it ran out of its timeout (seconds) and was killed."""
     wanted_rc = check.get("rc", 0)
     expected = "exit code %d" % wanted_rc
     if check.get("stdout_regex"):
         expected += " and stdout matching %r" % check["stdout_regex"]
     if check.get("max_latency_ms") is not None:
         expected += " within %g ms" % check["max_latency_ms"]
+    if killed_after is not None:
+        return _verdict(check, False, expected, "no exit within the command timeout of %g s (killed with every process it started)"
+                        % killed_after, latency_ms)
     problems = []
     if rc != wanted_rc:
         problems.append("exit code %s" % rc)

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
+
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import ReleaseStore, utc_now
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, utc_now
 
 
 def host_info(app_root, release=None, allow_bad=False, history_lines=0):
@@ -36,3 +39,51 @@ def host_info(app_root, release=None, allow_bad=False, history_lines=0):
         "rollback_target_reason": reason,
         "history": store.history(limit=history_lines) if history_lines > 0 else [],
     }
+
+
+# The fleet policy (guard rails) lives on the fleet, in a file only root may change; see module_utils/_guard.py.
+POLICY_PATH = "/etc/fleetops/policy.yml"
+POLICY_MAX_BYTES = 64 * 1024
+
+
+def _check_root_owned(path, info, what):
+    if info.st_uid != 0:
+        raise FleetError("%s %s is owned by uid %d, not by root: the fleet policy is refused. Make it root's "
+                         "(chown root:root %s) so that only root can change the guard rails" % (what, path, info.st_uid, path))
+    if info.st_mode & 0o022:
+        raise FleetError("%s %s is group- or other-writable (mode %04o): the fleet policy is refused. Make it writable by "
+                         "root only (chmod go-w %s)" % (what, path, stat.S_IMODE(info.st_mode), path))
+
+
+def read_policy_file(path=POLICY_PATH):
+    """The fleet policy file as text, checked: ``{path, exists, text}``; ``exists`` false (text None) when it is missing.
+
+    Refused (FleetError) unless the file is a regular file owned by root and writable by root only, in a directory
+    with the same properties, and at most POLICY_MAX_BYTES long. Parsing (YAML) happens on the controller, which has
+    PyYAML; hosts may not.
+    """
+    directory = os.path.dirname(path)
+    try:
+        dir_info = os.stat(directory)
+    except FileNotFoundError:
+        return {"path": path, "exists": False, "text": None}
+    _check_root_owned(directory, dir_info, "the directory of the fleet policy")
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        return {"path": path, "exists": False, "text": None}
+    except OSError as exc:
+        raise FleetError("cannot open the fleet policy %s: %s (a symlink is refused: put the file itself there)" % (path, exc))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise FleetError("the fleet policy %s is not a regular file" % path)
+        _check_root_owned(path, info, "the fleet policy")
+        data = handle.read(POLICY_MAX_BYTES + 1)
+    if len(data) > POLICY_MAX_BYTES:
+        raise FleetError("the fleet policy %s is larger than %d bytes" % (path, POLICY_MAX_BYTES))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FleetError("the fleet policy %s is not UTF-8 text" % path)
+    return {"path": path, "exists": True, "text": text}

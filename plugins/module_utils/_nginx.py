@@ -21,9 +21,9 @@ from ansible_collections.fleetops.release.plugins.module_utils._atomic import at
 from ansible_collections.fleetops.release.plugins.module_utils._haproxy import STATES, DrainTimeout, LbError
 
 HEADER = "# Upstream members of this nginx pool; owned by fleetops.release.lb_pool, changes by hand are overwritten.\n"
-_LINE = re.compile(r"^server\s+(?P<address>[^\s;#]+)(?P<params>[^;#]*);\s*(?:#\s*fleetops\s+(?P<meta>.*))?$")
-_ADDRESS = re.compile(r"^(?:unix:/[^\s;#]+|[A-Za-z0-9.\-\[\]:]+)$")
-_NAME = re.compile(r"^[A-Za-z0-9._@:+-]+$")
+_LINE = re.compile(r"server\s+(?P<address>[^\s;#]+)(?P<params>[^;#]*);\s*(?:#\s*fleetops\s+(?P<meta>.*))?")
+_ADDRESS = re.compile(r"(?:unix:/[^\s;#]+|[A-Za-z0-9.\-\[\]:]+)")
+_NAME = re.compile(r"[A-Za-z0-9._@:+-]+")
 
 
 class NginxError(LbError):
@@ -41,7 +41,7 @@ def parse_upstream(text):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        match = _LINE.match(line)
+        match = _LINE.fullmatch(line)
         if not match:
             raise NginxError(f"line {number} of the upstream file is not a member line this module writes ({raw!r}); the file is owned "
                              f"by lb_pool: move other directives to the upstream block itself")
@@ -85,7 +85,7 @@ def plan_upstream(current, members):
     seen = set()
     for member in members:
         name = member.get("server")
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise NginxError(f"member {member!r}: 'server' must be a name of letters, digits and . _ @ : + -")
         if name in seen:
             raise NginxError(f"server {name!r} is listed twice in members; list each server once")
@@ -101,7 +101,7 @@ def plan_upstream(current, members):
                                  f"to take a server out), not {weight!r}")
             weight = int(text)
         address = member.get("address")
-        if address is not None and not _ADDRESS.match(address):
+        if address is not None and not _ADDRESS.fullmatch(address):
             raise NginxError(f"server {name}: address {address!r} is not host:port or unix:/path")
         entry = by_name.get(name)
         if entry is None:

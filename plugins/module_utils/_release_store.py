@@ -34,11 +34,13 @@ from ansible_collections.fleetops.release.plugins.module_utils._atomic import (
     atomic_write_json,
     read_json,
 )
+from ansible_collections.fleetops.release.plugins.module_utils._safe_tar import ArchiveError, validate_max_unpacked
+from ansible_collections.fleetops.release.plugins.module_utils._safe_tar import extract as safe_extract
 
 MANIFEST_NAME = ".fleet-release.json"
 STATE_FORMAT = 1
 RELEASE_ID_MAX = 128
-_RELEASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@-]*$")
+_RELEASE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@-]*")
 
 
 class FleetError(Exception):
@@ -95,7 +97,7 @@ def validate_release_id(release_id):
         raise ReleaseIdError("release id %r must not contain '/', '\\' or '..' (path traversal)" % (release_id,))
     if release_id.startswith("."):
         raise ReleaseIdError("release id %r must not start with a dot" % (release_id,))
-    if not _RELEASE_ID_RE.match(release_id):
+    if not _RELEASE_ID_RE.fullmatch(release_id):
         raise ReleaseIdError(
             "release id %r may only contain letters, digits and . _ + @ - and must start with a letter or digit" % (release_id,))
     return release_id
@@ -119,45 +121,21 @@ def sha256_file(path):
     return digest.hexdigest()
 
 
-def _check_tar_members(archive, dest):
-    """Refuse members that would land outside ``dest`` or are not plain files, dirs or links.
+def extract_tarball(path, dest, name=None, max_unpacked=None):
+    """Unpack the tarball ``path`` into the fresh, private directory ``dest`` without writing anything outside it
+    (module_utils._safe_tar: the same checks on every Python, with or without ``tarfile.data_filter``).
 
-    Hosts may run a Python without ``tarfile.data_filter``, so the checks are done here.
+    ``name`` is the artifact as the operator gave it (the module may only see a temporary copy); ``max_unpacked``
+    None means the default limit. Returns the summary of the members. The caller removes ``dest`` on an error.
     """
-    dest = os.path.realpath(dest)
-    members = []
-    for member in archive.getmembers():
-        name = member.name
-        target = os.path.realpath(os.path.join(dest, name))
-        if os.path.isabs(name) or (target != dest and not target.startswith(dest + os.sep)):
-            raise ArtifactError("archive member %r would be written outside the release directory" % name)
-        if member.issym():
-            link_target = os.path.realpath(os.path.join(os.path.dirname(target), member.linkname))
-            if os.path.isabs(member.linkname) or (link_target != dest and not link_target.startswith(dest + os.sep)):
-                raise ArtifactError("archive member %r is a symlink pointing outside the release (%r)" % (name, member.linkname))
-        elif member.islnk():
-            link_target = os.path.realpath(os.path.join(dest, member.linkname))
-            if not link_target.startswith(dest + os.sep):
-                raise ArtifactError("archive member %r is a hard link pointing outside the release (%r)" % (name, member.linkname))
-        elif not (member.isfile() or member.isdir()):
-            raise ArtifactError("archive member %r is a device, fifo or other special file; releases may only hold files, "
-                                "directories and links" % name)
-        members.append(member)
-    return members
-
-
-def extract_tarball(path, dest):
+    name = name or path
     try:
-        with tarfile.open(path, "r:*") as archive:
-            members = _check_tar_members(archive, dest)
-            if hasattr(tarfile, "data_filter"):
-                archive.extractall(dest, members=members, filter="data")  # pylint: disable=unexpected-keyword-arg
-            else:  # members were checked above
-                archive.extractall(dest, members=members)  # nosec
+        return safe_extract(path, dest, max_unpacked=max_unpacked)
+    except ArchiveError as exc:
+        raise ArtifactError("cannot unpack %s: %s" % (name, exc))
     except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, ArtifactError):
-            raise
-        raise ArtifactError("cannot unpack %s: %s (is it a complete .tar.gz?)" % (path, exc))
+        # One line: tarfile lists every compression it tried, over several lines.
+        raise ArtifactError("cannot unpack %s: %s (is it a complete .tar.gz?)" % (name, " ".join(str(exc).split())))
 
 
 class ReleaseStore:
@@ -376,21 +354,29 @@ class ReleaseStore:
 
     # -- create / remove ------------------------------------------------------------------------
 
-    def create_release(self, release_id, artifact=None, sha256=None, shared_paths=(), created_by=None, check_mode=False, now=None):
+    def create_release(self, release_id, artifact=None, sha256=None, shared_paths=(), created_by=None, check_mode=False, now=None,
+                       artifact_name=None, max_unpacked=None):
         """Create ``releases/<id>`` from a tarball. Returns ``(changed, manifest)``.
 
-        Same id and same artifact: nothing to do. Same id, different artifact: ReleaseConflict.
+        Same id and same artifact: nothing to do. Same id, different artifact: ReleaseConflict. ``artifact_name`` is
+        how messages name the artifact (as the operator gave it; ``artifact`` may be a temporary copy);
+        ``max_unpacked`` limits the members' total size (None: 10x the artifact, at least 4 GiB).
         """
         path = self.release_path(release_id)
         shared_paths = [validate_relative_path(item, "shared path") for item in shared_paths or ()]
+        try:
+            validate_max_unpacked(max_unpacked)
+        except ArchiveError as exc:
+            raise ArtifactError(str(exc))
+        shown = artifact_name or artifact
         artifact_sha = None
         if artifact is not None:
             if not os.path.isfile(artifact):
-                raise ArtifactError("artifact %s does not exist or is not a file" % artifact)
+                raise ArtifactError("artifact %s does not exist or is not a file" % shown)
             artifact_sha = sha256_file(artifact)
             if sha256 and artifact_sha != sha256.lower():
                 raise ArtifactError("checksum mismatch for %s: expected sha256 %s, got %s; nothing was created"
-                                    % (artifact, sha256.lower(), artifact_sha))
+                                    % (shown, sha256.lower(), artifact_sha))
         existing = self.manifest(release_id)
         if existing is not None:
             wanted = artifact_sha or (sha256.lower() if sha256 else None)
@@ -419,7 +405,7 @@ class ReleaseStore:
         tmp = tempfile.mkdtemp(prefix=".tmp-%s-" % release_id, dir=self.releases_dir)
         try:
             os.chmod(tmp, 0o755)
-            extract_tarball(artifact, tmp)
+            extract_tarball(artifact, tmp, name=shown, max_unpacked=max_unpacked)
             for shared in shared_paths:
                 self._link_shared(tmp, shared)
             atomic_write_json(os.path.join(tmp, MANIFEST_NAME), manifest)

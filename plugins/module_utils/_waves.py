@@ -35,8 +35,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
 MODES = ("lockstep", "sequential")
 DEFAULT_WAVES = (1, "50%", "100%")
 DEFAULT_MIN_HEALTHY = 1
-_PERCENT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-_COUNT_RE = re.compile(r"^\s*(\d+)\s*$")
+_PERCENT_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*%\s*")
+_COUNT_RE = re.compile(r"\s*(\d+)\s*")
 
 
 class WavePlanError(FleetError):
@@ -52,10 +52,10 @@ def parse_share(value, what):
     if _is_int(value):
         return ("count", value)
     if isinstance(value, str):
-        match = _PERCENT_RE.match(value)
+        match = _PERCENT_RE.fullmatch(value)
         if match:
             return ("percent", Fraction(match.group(1)))
-        match = _COUNT_RE.match(value)
+        match = _COUNT_RE.fullmatch(value)
         if match:
             return ("count", int(match.group(1)))
     raise WavePlanError(

@@ -21,6 +21,10 @@ description:
   - The record is refused (clear error, nothing written) when it lacks C(run_id) or C(operation), or when it is not
     JSON-serialisable (including NaN and infinite numbers).
   - C(recorded_at), the audit host's UTC time of writing, is added when the record has none.
+  - "Who, where and what are never taken from the task: the action plugin sets C(operator) (the controller's OS user,
+    or AWX's user inside a proven AWX job), C(actor) (its name) and C(controller) (the controller's host name), and,
+    for a run that M(fleetops.release.run_guard) started in this C(ansible-playbook) process, C(operation), C(forced)
+    and C(policy) from its run record. A differing value in O(record) is ignored with a warning."
 extends_documentation_fragment:
   - fleetops.release.audit
   - fleetops.release.common.attributes

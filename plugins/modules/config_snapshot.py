@@ -29,13 +29,16 @@ description:
     reported with a warning. Then each file is written to a temporary file in its own directory and renamed into
     place; files inside a snapshotted directory that the snapshot does not hold are removed; every path is checked
     against the manifest again.
-  - Files that are not world-readable (on the host or in the snapshot) are secret. Their content, size and checksum
-    never appear in diffs, results or messages.
+  - "A path is secret when others cannot read it where it lives (the file is not readable by others, or a directory
+    above it up to C(/) is not readable and searchable by others, on the host or in the snapshot), or when it matches
+    O(secret_paths). The content, size and checksum of a secret never appear in diffs, results or messages; a diff
+    shows C(<secret: content not shown; sha256 changed>) (or C(unchanged)) instead."
   - Snapshots are removed together with their release by M(fleetops.release.release) (O(fleetops.release.release#module:state=absent)
     and O(fleetops.release.release#module:keep)). Drift folders are kept until removed by hand.
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
+  - fleetops.release.secrets
   - fleetops.release.common.attributes
 attributes:
   action:
@@ -45,7 +48,7 @@ attributes:
   check_mode:
     details: Nothing is written; C(changed), RV(changes), RV(drift_saved) and the diff say what would happen.
   diff_mode:
-    details: One diff per path, with type, mode and owner in the headers. Secret content is never shown.
+    details: One diff per path, with type, mode and owner in the headers. Secret content is never shown (see O(secret_paths)).
   idempotent:
     details: A second run with the same arguments changes nothing.
 options:
@@ -234,11 +237,15 @@ import grp
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import (
+    SECRET_CHANGED,
+    SECRET_HIDDEN,
+    SECRET_PATHS_SPEC,
+    SECRET_UNCHANGED,
+    Secrecy,
     SnapshotCorrupt,
     SnapshotNotFound,
     SnapshotStore,
     diff_entry,
-    is_secret,
     plan,
     public_change,
 )
@@ -259,15 +266,15 @@ TEMPLATE_SPEC = {
 }
 
 
-def public_entry(entry):
+def public_entry(entry, secrecy):
     shown = {key: entry[key] for key in ("path", "type", "mode", "owner", "group", "target") if key in entry}
-    shown["secret"] = is_secret(entry)
+    shown["secret"] = entry["type"] == "file" and secrecy.is_secret(entry["path"], entry)
     if entry["type"] == "file" and not shown["secret"]:
         shown.update(sha256=entry["sha256"], size=entry["size"])
     return shown
 
 
-def present(module, store, release_id, result):
+def present(module, store, release_id, result, secrecy):
     params = module.params
     user = pwd.getpwuid(os.geteuid()).pw_name
     group = grp.getgrgid(os.getegid()).gr_name
@@ -281,6 +288,7 @@ def present(module, store, release_id, result):
             raise FleetError("state=present needs the configuration paths to capture (paths) or templates to render (templates)")
         roots, entries = store.capture_plan(params["paths"])
         source = "live"
+    secrecy.add_entries(entries)
     previous = None
     if store.exists(release_id) or os.path.lexists(store.path(release_id)):
         try:
@@ -291,14 +299,15 @@ def present(module, store, release_id, result):
         except SnapshotNotFound:
             previous = None
     if previous is not None:
+        secrecy.add_entries(previous["entries"])
         same = store.same_content(release_id, roots, entries)
         if same:
-            result["entries"] = [public_entry(entry) for entry in previous["entries"]]
+            result["entries"] = [public_entry(entry, secrecy) for entry in previous["entries"]]
             return
         if source == "live" and not params["force"]:
             # The snapshot is what the release ran with; live edits since then are drift, not a new snapshot.
-            result["entries"] = [public_entry(entry) for entry in previous["entries"]]
-            result["drift"] = [public_change(action, release_id) for action in plan(previous)]
+            result["entries"] = [public_entry(entry, secrecy) for entry in previous["entries"]]
+            result["drift"] = [public_change(action, release_id, secrecy) for action in plan(previous)]
             if result["drift"]:
                 module.warn("the live configuration differs from the snapshot of release %s in %s; the snapshot was kept "
                             "(force=true replaces it)" % (release_id, ", ".join(item["path"] for item in result["drift"])))
@@ -311,10 +320,10 @@ def present(module, store, release_id, result):
                 "the snapshot of release %s already exists with other content (%s); a release keeps the configuration it was "
                 "made with: deploy a new release id, or set force=true to replace the snapshot" % (release_id, ", ".join(differing) or "roots"))
     result["changed"] = result["created"] = True
-    result["changes"] = _snapshot_changes(previous, entries, release_id)
-    result["entries"] = [public_entry(entry) for entry in entries]
+    result["changes"] = _snapshot_changes(previous, entries, release_id, secrecy)
+    result["entries"] = [public_entry(entry, secrecy) for entry in entries]
     if module._diff:
-        result["diff"] = _snapshot_diff(store, previous, entries, release_id)
+        result["diff"] = _snapshot_diff(store, previous, entries, release_id, secrecy)
     if not module.check_mode:
         store.create(release_id, roots, entries, source, created_by=actor_of(module), run_id=params["run_id"])
 
@@ -325,7 +334,7 @@ def _strip(entry):
     return {key: value for key, value in entry.items() if key not in ("src", "uid", "gid")}
 
 
-def _snapshot_changes(previous, entries, release_id):
+def _snapshot_changes(previous, entries, release_id, secrecy):
     old = {entry["path"]: entry for entry in (previous or {}).get("entries", [])}
     rows = []
     for entry in entries:
@@ -333,13 +342,14 @@ def _snapshot_changes(previous, entries, release_id):
         if previous is None or _strip(before) != _strip(entry):
             action = {"path": entry["path"], "action": "create" if before is None else "update",
                       "changes": ["missing"] if before is None else ["content"], "want": entry, "have": before}
-            rows.append(public_change(action, release_id))
+            rows.append(public_change(action, release_id, secrecy))
     for path in sorted(old):
-        rows.append(public_change({"path": path, "action": "remove", "changes": ["extra"], "want": None, "have": old[path]}, release_id))
+        rows.append(public_change({"path": path, "action": "remove", "changes": ["extra"], "want": None, "have": old[path]}, release_id,
+                                  secrecy))
     return rows
 
 
-def _snapshot_diff(store, previous, entries, release_id):
+def _snapshot_diff(store, previous, entries, release_id, secrecy):
     """Diff of the snapshot being written against the one it replaces (or against nothing)."""
     old = {entry["path"]: entry for entry in (previous or {}).get("entries", [])}
     diffs = []
@@ -347,13 +357,15 @@ def _snapshot_diff(store, previous, entries, release_id):
         before = old.pop(entry["path"], None)
         if previous is not None and _strip(before) == _strip(entry):
             continue
+        same_bytes = before is not None and (before["type"], before.get("sha256")) == (entry["type"], entry.get("sha256"))
         action = {"path": entry["path"], "action": "create" if before is None else "update",
-                  "changes": ["missing"] if before is None else ["content"], "want": entry, "have": None}
-        item = diff_entry(action, entry.get("src") or entry["path"], "snapshot %s before" % release_id, "snapshot %s" % release_id)
+                  "changes": ["missing"] if before is None else ["mode"] if same_bytes else ["content"], "want": entry, "have": None}
+        item = diff_entry(action, entry.get("src") or entry["path"], "snapshot %s before" % release_id, "snapshot %s" % release_id,
+                          secrecy)
         if before is not None:
-            # The old side is the old snapshot's copy, not the live file.
-            old_side = diff_entry(dict(action, want=before), store.file_path(release_id, before["path"]), "", "")
-            item["before"] = old_side["after"].replace("snapshot content", "old snapshot content")
+            # The old side is the old snapshot's copy, not the live file; a secret's placeholder says whether it changed.
+            old_side = diff_entry(dict(action, want=before), store.file_path(release_id, before["path"]), "", "", secrecy)
+            item["before"] = old_side["after"].replace(SECRET_CHANGED, SECRET_HIDDEN).replace(SECRET_UNCHANGED, SECRET_HIDDEN)
         diffs.append(item)
     for path in sorted(old):
         diffs.append({"before_header": "%s (snapshot %s before)" % (path, release_id), "after_header": "%s (snapshot %s)" % (path, release_id),
@@ -361,7 +373,7 @@ def _snapshot_diff(store, previous, entries, release_id):
     return diffs
 
 
-def restored(module, store, release_id, result):
+def restored(module, store, release_id, result, secrecy):
     params = module.params
     current = params["current"]
     if current is None:
@@ -372,18 +384,25 @@ def restored(module, store, release_id, result):
     if not store.exists(release_id) and not os.path.lexists(store.path(release_id)) and params["allow_missing"]:
         module.warn("release %s has no configuration snapshot under %s; the live configuration was left as it is" % (release_id, store.dir))
         return
+    diffs = None
+    if module._diff:
+        # Read the live side before the restore overwrites it (the restore verifies the snapshot before any change).
+        manifest = store.load(release_id)
+        secrecy.add_entries(manifest["entries"])
+        diffs = [diff_entry(action, store.file_path(release_id, action["path"]) if action["want"] else None,
+                            "live", "snapshot %s" % release_id, secrecy) for action in plan(manifest)]
     outcome = store.restore(release_id, current=current, check_mode=module.check_mode, run_id=params["run_id"])
     actions = outcome["actions"]
-    result["entries"] = [public_entry(entry) for entry in outcome["manifest"]["entries"]]
-    result["changes"] = [public_change(action, release_id) for action in actions]
+    secrecy.add_entries(outcome["manifest"]["entries"])
+    result["entries"] = [public_entry(entry, secrecy) for entry in outcome["manifest"]["entries"]]
+    result["changes"] = [public_change(action, release_id, secrecy) for action in actions]
     saved = {row["path"] for row in outcome["drift_saved"]}
     result["drift"] = [row for row in result["changes"] if row["live"] is not None and row["path"] in saved]
-    result["drift_saved"] = [_public_saved(row) for row in outcome["drift_saved"]]
+    result["drift_saved"] = [_public_saved(row, secrecy) for row in outcome["drift_saved"]]
     result["drift_folder"] = outcome["drift_folder"]
     result["changed"] = result["restored"] = bool(actions)
     if module._diff and actions:
-        result["diff"] = [diff_entry(action, store.file_path(release_id, action["path"]) if action["want"] else None,
-                                     "live", "snapshot %s" % release_id) for action in actions]
+        result["diff"] = diffs
     if result["drift_saved"]:
         where = outcome["drift_folder"] or "%s/%s.drift-<time>" % (store.dir, current or "unknown")
         module.warn("%s live configuration file(s) differed from the snapshot of release %s and %s saved to %s before the "
@@ -392,9 +411,9 @@ def restored(module, store, release_id, result):
                                      ", ".join(row["path"] for row in result["drift_saved"])))
 
 
-def _public_saved(row):
+def _public_saved(row, secrecy):
     shown = {key: row[key] for key in ("path", "type", "mode", "owner", "group", "target", "reason") if key in row}
-    if row["type"] == "file" and not is_secret(row):
+    if row["type"] == "file" and not secrecy.is_secret(row["path"], row):
         shown.update(sha256=row.get("sha256"), size=row.get("size"))
     return shown
 
@@ -402,7 +421,7 @@ def _public_saved(row):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC,
+            APP_ROOT_SPEC, ACTOR_SPEC, SECRET_PATHS_SPEC,
             release={"type": "str", "required": True, "aliases": ["id"]},
             state={"type": "str", "default": "present", "choices": ["present", "restored"]},
             paths={"type": "list", "elements": "path", "default": []},
@@ -419,13 +438,14 @@ def main():
     try:
         release_id = validate_release_id(params["release"])
         store = SnapshotStore(params["app_root"])
+        secrecy = Secrecy(params["secret_paths"])
         result["snapshot_dir"] = store.path(release_id)
         if params["state"] == "present":
-            present(module, store, release_id, result)
+            present(module, store, release_id, result, secrecy)
         else:
             if params["templates"]:
                 raise FleetError("templates are rendered into a snapshot with state=present; state=restored takes no templates")
-            restored(module, store, release_id, result)
+            restored(module, store, release_id, result, secrecy)
     except SnapshotCorrupt as exc:
         module.fail_json(msg=str(exc), problems=exc.problems, **result)
     except (FleetError, OSError) as exc:

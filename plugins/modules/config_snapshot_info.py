@@ -17,9 +17,11 @@ description:
   - Compares the live files with the snapshot (RV(drift)), so that hand edits are visible before a restore
     overwrites them (a restore saves them first, see M(fleetops.release.config_snapshot)).
   - A broken snapshot is reported, not raised; the task fails only when the host cannot be read or the arguments are wrong.
-  - Files that are not world-readable are secret. Their content, size and checksum are never returned.
+  - A path is secret when others cannot read it where it lives (the file, or a directory above it up to C(/)), or
+    when it matches O(secret_paths). The checksum and size of a secret are never returned.
 extends_documentation_fragment:
   - fleetops.release.common
+  - fleetops.release.secrets
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -141,10 +143,11 @@ drift_folders:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import (
+    SECRET_PATHS_SPEC,
+    Secrecy,
     SnapshotCorrupt,
     SnapshotNotFound,
     SnapshotStore,
-    is_secret,
     plan,
     public_change,
 )
@@ -155,7 +158,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC,
+            APP_ROOT_SPEC, SECRET_PATHS_SPEC,
             release={"type": "str", "aliases": ["id"]},
             compare_live={"type": "bool", "default": True},
         ),
@@ -165,6 +168,7 @@ def main():
     result = {"changed": False, "release": None, "exists": False, "valid": False, "problems": []}
     try:
         store = SnapshotStore(params["app_root"])
+        secrecy = Secrecy(params["secret_paths"])
         result["snapshots"], result["drift_folders"] = store.snapshots()
         release_id = params["release"]
         if release_id is None:
@@ -187,14 +191,15 @@ def main():
         result.update(exists=True, valid=True, roots=manifest["roots"], created_at=manifest.get("created_at"),
                       source=manifest.get("source"))
         result["entries"] = []
+        secrecy.add_entries(manifest["entries"])
         for entry in manifest["entries"]:
             shown = {key: entry[key] for key in ("path", "type", "mode", "owner", "group", "target") if key in entry}
-            shown["secret"] = is_secret(entry)
+            shown["secret"] = entry["type"] == "file" and secrecy.is_secret(entry["path"], entry)
             if entry["type"] == "file" and not shown["secret"]:
                 shown.update(sha256=entry["sha256"], size=entry["size"])
             result["entries"].append(shown)
         if params["compare_live"]:
-            result["drift"] = [public_change(action) for action in plan(manifest)]
+            result["drift"] = [public_change(action, secrecy=secrecy) for action in plan(manifest)]
     except (FleetError, OSError) as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)

@@ -145,6 +145,14 @@ options:
     description: Seconds one HTTP request or TCP connect may take before it counts as a failed probe.
     type: float
     default: 5.0
+  command_timeout:
+    description:
+      - Seconds one run of a V(command) check may take. A command that runs longer is killed together with every process
+        it started (it runs in a process group of its own on the host, which gets SIGTERM, then SIGKILL after 2 seconds), and the
+        probe fails naming the check and the timeout.
+      - In the playbooks of this collection it comes from the variable C(fleet_health_command_timeout).
+    type: float
+    default: 30.0
 seealso:
   - module: fleetops.release.traffic_gate
   - module: fleetops.release.metric_gate

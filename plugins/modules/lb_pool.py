@@ -214,6 +214,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
     apply_pool,
     lb_node_specs,
 )
+from ansible_collections.fleetops.release.plugins.module_utils._command import bounded_run_command
 from ansible_collections.fleetops.release.plugins.module_utils._nginx import NginxPool
 
 
@@ -260,7 +261,9 @@ def main():
             binary = params["nginx_binary"]
             if "/" not in binary:
                 binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/usr/local/sbin"])
-            pool = NginxPool(module.run_command, params["nginx_upstream_file"], params["nginx_config"], params["nginx_pid_file"], binary)
+            # nginx -t is bounded like every command the collection runs: a hung one is killed and counts as failed.
+            pool = NginxPool(bounded_run_command(params["timeout"]), params["nginx_upstream_file"], params["nginx_config"],
+                             params["nginx_pid_file"], binary)
             result = pool.apply(members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],
                                 on_drain_timeout=params["on_drain_timeout"])
             result["backend"] = params["backend"]

@@ -14,7 +14,13 @@ description:
     on the controller (copied to the host), or with O(remote_src=true) a path or an http(s) URL on the host.
   - A given O(sha256) is verified before anything is unpacked. The archive is unpacked into a temporary directory that
     is renamed into place once complete, so a half-unpacked release never exists under its id. Members that would
-    land outside the release (absolute paths, C(..), links pointing out) and special files are refused.
+    land outside the release (absolute paths, C(..), links pointing out, also through links the archive itself makes)
+    and special files are refused, the same way on every Python of the host (with or without C(tarfile.data_filter)).
+    Each member is checked against the member list first and against the disk as it is written, links are never
+    followed while writing, the archive's owners are not applied (everything belongs to the user the module runs as)
+    and setuid, setgid, sticky and group/other write bits are dropped.
+  - Before anything is written, the members' total size is compared with O(max_unpacked) and with the free space of
+    the filesystem; a disk that fills up while unpacking fails naming the free space. Nothing is left behind either way.
   - O(shared_paths) inside the release are replaced by symlinks to C(<app_root>/shared/<path>).
   - Each release gets a manifest C(.fleet-release.json) (id, artifact sha256, created at, created by, ledger sequence).
   - The same id with the same artifact changes nothing; the same id with a different artifact is an error, never a
@@ -58,6 +64,18 @@ options:
       - The C(.tar.gz) to create the release from. Needed only when the release does not exist yet.
       - A path on the controller, unless O(remote_src=true).
     type: str
+  artifact_name:
+    description:
+      - How messages name the artifact. The action plugin sets it to O(artifact) as given, since the module may only
+        see a temporary copy of it. Defaults to O(artifact).
+    type: str
+  max_unpacked:
+    description:
+      - Largest total size in bytes of the archive's members (unpacked). A larger archive is refused before anything
+        is written (a guard against archives that unpack to far more than expected, such as gzip bombs).
+      - Defaults to 10 times the artifact's size, but at least 4 GiB. Must be positive.
+      - In the playbooks of this collection it comes from C(fleet_artifact_max_unpacked).
+    type: int
   artifact_content:
     description:
       - The C(.tar.gz) itself, base64-encoded, instead of O(artifact). Used only when the release does not exist yet;
@@ -220,8 +238,11 @@ def download(module, url):
     if info.get("status") != 200 or response is None:
         raise ArtifactError("cannot download artifact %s: HTTP %s %s" % (url, info.get("status"), info.get("msg")))
     path = os.path.join(module.tmpdir, "artifact.tar.gz")
-    with open(path, "wb") as handle:
-        shutil.copyfileobj(response, handle)
+    try:
+        with open(path, "wb") as handle:
+            shutil.copyfileobj(response, handle)
+    except OSError as exc:
+        raise ArtifactError("cannot download artifact %s into %s: %s" % (url, module.tmpdir, exc))
     return path
 
 
@@ -241,6 +262,8 @@ def main():
             timeout={"type": "int", "default": 60},
             validate_certs={"type": "bool", "default": True},
             allow_bad={"type": "bool", "default": False},
+            max_unpacked={"type": "int"},
+            artifact_name={"type": "str"},
             # The action plugin sets it for a small controller-side artifact (see INLINE_MAX_BYTES there).
             artifact_content={"type": "str", "no_log": True},
         ),
@@ -316,6 +339,8 @@ def create(module, store, release_id, inline_content=None):
     """Create the release unless it exists; an existing one is only compared with the artifact."""
     params = module.params
     artifact = params["artifact"]
+    # The artifact as the operator gave it: ``artifact`` may become a temporary copy below (inline, download).
+    name = params["artifact_name"] or artifact
     exists = store.manifest(release_id) is not None
     if inline_content is not None and not exists:
         artifact = write_inline_artifact(module, inline_content)
@@ -323,9 +348,11 @@ def create(module, store, release_id, inline_content=None):
     if exists:
         # Existing release: compare checksums, never download or unpack again.
         local = artifact if artifact and not is_url and os.path.isfile(artifact) else None
-        return store.create_release(release_id, artifact=local, sha256=params["sha256"])
+        return store.create_release(release_id, artifact=local, sha256=params["sha256"], artifact_name=name)
     if not artifact:
         raise ArtifactError("release %s does not exist under %s and no artifact was given to create it" % (release_id, store.releases_dir))
+    if name is None:
+        name = "the artifact sent inline (artifact_content)"
     if is_url:
         if module.check_mode:
             return True, {"id": release_id, "artifact_sha256": params["sha256"], "created_by": params["created_by"] or actor_of(module)}
@@ -333,6 +360,7 @@ def create(module, store, release_id, inline_content=None):
     return store.create_release(
         release_id, artifact=artifact, sha256=params["sha256"], shared_paths=params["shared_paths"],
         created_by=params["created_by"] or actor_of(module), check_mode=module.check_mode,
+        artifact_name=name, max_unpacked=params["max_unpacked"],
     )
 
 

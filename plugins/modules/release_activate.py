@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
   - fleetops.release.common.switch
+  - fleetops.release.restart
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -46,7 +47,8 @@ options:
     description:
       - Shell command run after the change (for example V(systemctl restart myapp)), with E(FLEET_RUN_ID),
         E(FLEET_RELEASE), E(FLEET_PREVIOUS_RELEASE) and E(FLEET_APP_ROOT) in its environment.
-      - Skipped when nothing changed. A non-zero exit fails the task and leaves the operation pending.
+      - Skipped when nothing changed. A non-zero exit, or running longer than O(restart_timeout), fails the task and
+        leaves the operation pending.
     type: str
   health_url:
     description:
@@ -162,10 +164,12 @@ restarted:
   returned: always
   type: bool
 restart:
-  description: Exit code, stdout and stderr of the restart command.
+  description:
+    - Exit code, stdout and stderr (each capped to 16 KiB, its first and last halves) of the restart command and the
+      seconds it took. C(rc) is V(null) and C(timed_out) V(true) when it was killed after O(restart_timeout).
   returned: when the restart command ran
   type: dict
-  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": ""}
+  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": "", "elapsed": 1.2, "timed_out": false}
 health:
   description: The health wait (V(null) when no O(health_url) or in check mode).
   returned: always
@@ -202,10 +206,13 @@ marked_bad:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._activate import (
+    RESTART_TIMEOUT_SPEC,
     ActivationFailed,
     activate,
+    check_restart_timeout,
     health_check_spec,
     restart_environment,
+    run_restart,
     wait_healthy,
 )
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
@@ -224,11 +231,7 @@ def restarter(module, store, release_id):
 
     def restart(previous):
         env = restart_environment(module.params["run_id"], release_id, previous, store.root)
-        rc, out, err = module.run_command(command, use_unsafe_shell=True, environ_update=env)
-        if rc != 0:
-            raise FleetError("restart command %r failed with exit code %d after %s became current; the operation stays "
-                             "pending, so a re-run restarts again. stderr: %s" % (command, rc, release_id, (err or out).strip()[-2000:]))
-        return {"rc": rc, "stdout": out, "stderr": err}
+        return run_restart(command, module.params["restart_timeout"], env, "after %s became current" % release_id)
     return restart
 
 
@@ -246,7 +249,7 @@ def health_waiter(params, release_id):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC,
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC,
             config={"type": "str", "default": "auto", "choices": ["auto", "required", "skip"]},
             restart_command={"type": "str"},
             health_url={"type": "str"},
@@ -267,6 +270,7 @@ def main():
         if params["health_consecutive_successes"] < 1 or params["health_timeout"] <= 0 or params["health_interval"] < 0:
             raise FleetError("health_consecutive_successes must be at least 1, health_timeout above 0 and health_interval "
                              "not negative")
+        check_restart_timeout(params["restart_timeout"])
         store = ReleaseStore(params["app_root"])
         result = activate(
             store, SnapshotStore(params["app_root"]), release_id, operation=params["operation"], config=params["config"],

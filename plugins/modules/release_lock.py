@@ -44,10 +44,13 @@ options:
     default: present
   holder:
     description:
-      - Who holds the lock, for example C(alice@controller run 20261126T210405Z-4821). The same holder may take
-        the lock again; anybody else is refused.
+      - Who holds the lock. The action plugin of this module sets it on the controller to
+        C(<operator>@<controller> run <run_id>) (without the run part when O(run_id) is not given), where the operator
+        is the controller's OS user, or AWX's user inside a proven AWX job; to take a lock, a value the task passes is
+        ignored, with a warning when it differs. The same holder may take the lock again; anybody else is refused.
+      - With O(state=absent) a holder given selects the lock to release (for example one another run left behind); it
+        is recorded nowhere. Without it, the lock of the operator (and O(run_id)) is released.
     type: str
-    required: true
   reason:
     description:
       - Why the lock is taken; shown to anybody who is refused.
@@ -93,6 +96,18 @@ options:
           - Accept a named O(read.release) that is marked bad, as O(fleetops.release.release_info#module:allow_bad).
         type: bool
         default: false
+  read_policy:
+    description:
+      - With O(path) and O(state=present), also read the fleet policy C(/etc/fleetops/policy.yml) on this host, in the
+        same call and before the lock is taken, and return it as RV(policy). The guard rails of
+        M(fleetops.release.run_guard) come from it.
+      - The file must be a regular file owned by root and writable by root only, in a directory with the same
+        properties; otherwise the call fails without taking the lock and names the file and what to fix. A missing file
+        is an empty policy.
+      - The action plugin parses the policy (YAML) on the controller and keeps it in the run record of O(run_id), where
+        M(fleetops.release.run_guard) reads it; the task must not run on the controller itself.
+    type: bool
+    default: false
   run_summary:
     description:
       - With O(state=absent) and O(app_root), the run's summary for this host, appended to
@@ -100,6 +115,8 @@ options:
         history says which runs touched it, from where to where and with what outcome, also when nothing changed.
       - Known keys are C(run_id), C(operation), C(actor), C(reason), C(from), C(to), C(outcome), C(started) and
         C(finished) (epoch seconds or ISO 8601 text); other keys are ignored, missing ones are V(null).
+      - C(actor) is set by the action plugin to the operator it determines (a value passed is ignored), and
+        C(operation) to the operation of the run record of C(run_id) when run_guard started that run.
       - The playbooks of this collection pass the host's entry of the run report (see C(docs/run-report.md)).
     type: dict
 seealso:
@@ -109,33 +126,31 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Lock every host for this rollback
+- name: Lock every host for this rollback (the holder is <operator>@<controller> run <run_id>, named by the controller)
   fleetops.release.release_lock:
-    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    run_id: "{{ fleet_run_id }}"
     reason: "{{ fleet_reason | default('rollback') }}"
     ttl: 1800
 
 - name: Release the lock at the end
   fleetops.release.release_lock:
-    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    run_id: "{{ fleet_run_id }}"
     state: absent
 
 - name: Lock the host and read its releases and rollback target in the same call
   fleetops.release.release_lock:
-    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
     run_id: "{{ fleet_run_id }}"
     read:
       release: "{{ fleet_release | default(omit) }}"
   register: fleet_lock_taken
 
-- name: Release the lock and leave the run's summary in the host's history
+- name: Release the lock and leave the run's summary in the host's history (its actor is the operator)
   fleetops.release.release_lock:
-    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
+    run_id: "{{ fleet_run_id }}"
     state: absent
     run_summary:
       run_id: "{{ fleet_run_id }}"
       operation: rollback
-      actor: "{{ fleet_actor }}"
       from: 2026.11.26-1
       to: 2026.11.20-3
       outcome: switched
@@ -143,7 +158,6 @@ EXAMPLES = r"""
 - name: Take the fleet-wide lock on the designated fleet host, breaking a stale one only when told to
   fleetops.release.release_lock:
     path: /var/lib/fleetops/fleet.lock
-    holder: "{{ fleet_actor }} run {{ fleet_run_id }}"
     reason: "deploy 2026.11.26-1"
     run_id: "{{ fleet_run_id }}"
     ttl: 3600
@@ -202,6 +216,14 @@ history:
   sample: {"time": "2026-11-26T21:09:12Z", "event": "run", "run_id": "20261126T210405Z-4821", "operation": "rollback",
            "actor": "alice", "reason": "error rate", "from": "2026.11.26-1", "to": "2026.11.20-3", "outcome": "switched",
            "started": "2026-11-26T21:04:05Z", "finished": "2026-11-26T21:09:10Z"}
+policy:
+  description:
+    - With O(read_policy), the fleet policy read on this host; C(settings) is its content checked by the controller
+      (see M(fleetops.release.run_guard)), C(source) is C(<host>:<path>).
+  returned: when O(read_policy) is true
+  type: dict
+  sample: {"path": "/etc/fleetops/policy.yml", "exists": true, "source": "shop-us-1:/etc/fleetops/policy.yml",
+           "settings": {"allowed_operators": ["alice", "bob"], "require_reason": true, "freeze_windows": []}}
 path:
   description: The lock file.
   returned: always
@@ -215,7 +237,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
-from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info, read_policy_file
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
@@ -243,7 +265,7 @@ def main():
             APP_ROOT_SPEC,
             path={"type": "path"},
             state={"type": "str", "default": "present", "choices": ["present", "absent"]},
-            holder={"type": "str", "required": True},
+            holder={"type": "str"},
             reason={"type": "str"},
             ttl={"type": "int", "default": 3600},
             run_id={"type": "str"},
@@ -252,6 +274,7 @@ def main():
             force={"type": "bool", "default": False},
             read={"type": "dict", "options": {"release": {"type": "str"}, "allow_bad": {"type": "bool", "default": False}}},
             run_summary={"type": "dict"},
+            read_policy={"type": "bool", "default": False},
         ),
         mutually_exclusive=[("app_root", "path"), ("path", "run_summary"), ("path", "read")],
         supports_check_mode=True,
@@ -264,7 +287,13 @@ def main():
             raise FleetError("run_summary is written when the lock is released; use it with state=absent")
         if params["read"] is not None and params["state"] == "absent":
             raise FleetError("read returns the host's releases once the lock is taken; use it with state=present")
+        if not params["holder"]:
+            raise FleetError("holder is required (the action plugin of fleetops.release.release_lock sets it)")
+        if params["read_policy"] and (params["path"] is None or params["state"] != "present"):
+            raise FleetError("read_policy reads the fleet policy with the fleet-wide lock: use it with path and state=present")
         lock = lock_for(params)
+        # The policy is read before the lock is taken: an unusable policy stops the run without leaving a lock behind.
+        policy = read_policy_file() if params["read_policy"] else None
         before = lock.read()
         if params["state"] == "present":
             changed, record, broken = lock.acquire(
@@ -291,6 +320,8 @@ def main():
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     result.setdefault("history", None)
+    if policy is not None:
+        result["policy"] = policy
     result["path"] = lock.path
     result["diff"] = {
         "before": json.dumps(before, indent=2, sort_keys=True) + "\n" if before else "",

@@ -14,6 +14,8 @@ description:
     (O(actor)), when (UTC), why (O(reason)) and in which run (O(run_id)), and appends a line with
     C(operation=mark_bad) to C(.fleet/history.jsonl).
   - With O(state=good), removes the mark and appends a line with C(operation=mark_good).
+  - O(actor) is set on the controller by the action plugin (the controller's OS user, or AWX's user inside a proven AWX
+    job); a differing value the task passes is ignored with a warning.
   - A release marked bad is never picked as the automatic rollback target (M(fleetops.release.release_info)), is the
     named rollback target only with O(fleetops.release.release_info#module:allow_bad=true), and is not deployed again
     by M(fleetops.release.release) unless O(fleetops.release.release#module:allow_bad=true).

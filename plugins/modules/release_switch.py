@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
   - fleetops.release.common.switch
+  - fleetops.release.restart
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -35,8 +36,8 @@ options:
   restart_command:
     description:
       - Shell command run after the switch (for example V(systemctl restart myapp)). Skipped when nothing changed.
-      - A non-zero exit fails the task; the switch has then happened and the operation stays pending, so a re-run
-        restarts again.
+      - A non-zero exit, or running longer than O(restart_timeout), fails the task; the switch has then happened and the
+        operation stays pending, so a re-run restarts again.
     type: str
   confirmed:
     description:
@@ -105,20 +106,32 @@ restart:
   type: dict
   contains:
     rc:
-      description: Exit code.
+      description: Exit code (V(null) when the command was killed after O(restart_timeout)).
       type: int
     stdout:
-      description: Standard output.
+      description: Standard output (capped to 16 KiB, its first and last halves).
       type: str
     stderr:
-      description: Standard error.
+      description: Standard error (capped to 16 KiB, its first and last halves).
       type: str
-  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": ""}
+    elapsed:
+      description: Seconds the command ran.
+      type: float
+    timed_out:
+      description: Present and V(true) when the command was killed after O(restart_timeout).
+      type: bool
+  sample: {"rc": 0, "stdout": "started pid 4242", "stderr": "", "elapsed": 1.2}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._activate import restart_environment
+from ansible_collections.fleetops.release.plugins.module_utils._activate import (
+    RESTART_TIMEOUT_SPEC,
+    RestartFailed,
+    check_restart_timeout,
+    restart_environment,
+    run_restart,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -129,14 +142,10 @@ from ansible_collections.fleetops.release.plugins.module_utils._module_common im
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, validate_release_id
 
 
-class RestartFailed(FleetError):
-    pass
-
-
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC,
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC,
             restart_command={"type": "str"},
             confirmed={"type": "bool", "default": True},
         ),
@@ -148,17 +157,18 @@ def main():
 
     try:
         release_id = validate_release_id(params["release"])
+        check_restart_timeout(params["restart_timeout"])
         store = ReleaseStore(params["app_root"])
         before = store.current()
 
         def restart():
             env = restart_environment(params["run_id"], release_id, before, store.root)
-            rc, out, err = module.run_command(params["restart_command"], use_unsafe_shell=True, environ_update=env)
-            restart_result.update(rc=rc, stdout=out, stderr=err)
-            if rc != 0:
-                raise RestartFailed("restart command %r failed with exit code %d after switching %s to %s; the host now points at %s "
-                                    "and the operation stays pending, so a re-run restarts again. stderr: %s"
-                                    % (params["restart_command"], rc, store.current_link, release_id, release_id, (err or out).strip()[-2000:]))
+            try:
+                restart_result.update(run_restart(params["restart_command"], params["restart_timeout"], env,
+                                                  "after switching %s to %s (the host now points at it)" % (store.current_link, release_id)))
+            except RestartFailed as exc:
+                restart_result.update(exc.restart)
+                raise
 
         result = store.switch(
             release_id, operation=params["operation"], run_id=params["run_id"], actor=actor_of(module), reason=params["reason"],

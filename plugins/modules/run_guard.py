@@ -12,37 +12,66 @@ module: run_guard
 short_description: Decide on the controller whether a run may start, and who runs it
 version_added: 0.1.0
 description:
-  - Run once (C(run_once)) before a deploy, rollback, automatic rollback or drill changes anything. It names the operator
-    and checks the guard rails; a refused run fails this task with one message that lists every refusal and what to do.
-  - "Rules: only O(allowed_operators) may run anything (when the list is set); a rollback or automatic rollback needs
-    O(reason) when O(require_reason) is on; a deploy is refused inside a freeze window (O(freeze_windows)), while
-    rollbacks, automatic rollbacks and drills are always allowed; a new automatic rollback is refused while the last one
-    is within O(auto_rollback_cooldown), or when O(auto_rollback_max) of them started within O(auto_rollback_window)."
-  - O(force) overrides the cooldown only, and RV(forced) and a warning say that it did. Nothing overrides the
-    operator, reason, freeze or maximum rules.
-  - "Trust model: an extra variable alone is never enough to claim an identity. Outside AWX the operator is the
-    controller's OS user, the account of the effective uid of the C(ansible-playbook) process (not C($USER) and not a
-    variable). Inside AWX the operator is AWX's C(awx_user_name), accepted only when the job environment proves that
-    this is an AWX job: AWX sets both the environment variable C(JOB_ID) and the variable C(awx_job_id) to the job's id,
-    and they must be equal. Otherwise every C(awx_*) variable is ignored, the OS user counts, and a warning says so. No
-    option of this module names the operator."
-  - "Limits of the trust model: whoever controls both the controller's environment and the variables (their own shell,
-    or an AWX credential type that injects environment variables) can still claim a name, and AWX merges launch-time
-    extra variables over its own C(awx_*) variables. Job templates that deploy or roll back should not prompt for
-    free-form extra variables (surveys with fixed fields are fine); outside AWX, the controller account is the boundary."
+  - Names a run and decides, on the controller, whether it may start. Two steps, both C(run_once).
+  - "O(step=start), the playbook's first task, with O(operation) written literally in the playbook (never templated from
+    a variable): issues the run id (returned as RV(run_id)) and writes the run record
+    C(~/.ansible/fleetops/runs/<run_id>.json) (directory 0700, in the home of the controller's OS user): the operation,
+    the operator, the controller and the pid of the C(ansible-playbook) process. A run id is never taken from a variable."
+  - "O(step=decide), after the fleet-wide lock was taken with M(fleetops.release.release_lock) O(fleetops.release.release_lock#module:read_policy=true)
+    (which keeps the fleet policy C(/etc/fleetops/policy.yml) of the fleet lock host in the run record) and before any
+    host is locked or changed: checks the guard rails of the fleet policy, tightened by the options of this task, for the
+    operation of the run record. A refused run fails this task with one message that lists every refusal and what to do.
+    Without a fleet policy read for this run (an empty C(fleet_lock_host)) the run is refused."
+  - "Rules: only the allowed operators may run anything (when a list is set); a rollback or automatic rollback needs
+    O(reason) when a reason is required; a deploy is refused inside a freeze window, while rollbacks, automatic
+    rollbacks and drills are always allowed; a new automatic rollback is refused while the last one is within the
+    cooldown, or when the maximum of them started within the window."
+  - "Variables may only tighten the fleet policy: allowed operators are the intersection when both name some; freeze
+    windows are both lists; a reason is required when either requires it; the longer cooldown and the smaller maximum
+    (over the longer window) count."
+  - O(force) overrides the cooldown only (unless the policy sets C(allow_force=false)), and RV(forced) and a warning say
+    that it did. Nothing overrides the operator, reason, freeze or maximum rules.
+  - "Trust model: no variable names the operator. Outside AWX the operator is the controller's OS user, the account of
+    the effective uid of the C(ansible-playbook) process (not C($USER) and not a variable). Inside AWX the operator is
+    AWX's C(awx_user_name), accepted only when the job really runs under AWX: the environment variable C(JOB_ID) equals
+    the variable C(awx_job_id) and C(AWX_PRIVATE_DATA_DIR) names an existing directory. Otherwise every C(awx_*)
+    variable is ignored, the OS user counts, and a warning says so. Every plugin of this collection that records who
+    did something determines the operator the same way, itself."
+  - "Limits: whoever controls both the controller's environment and the variables (their own shell) can fake
+    C(JOB_ID) and C(AWX_PRIVATE_DATA_DIR); outside AWX, the controller account is the boundary. Anybody holding the
+    fleet's SSH key can change the hosts by hand; the guard protects the product's runs, not the hosts."
 extends_documentation_fragment:
   - fleetops.release.audit.guard
 options:
+  step:
+    description:
+      - V(start) names the run and records its operation; V(decide) applies the guard rails.
+    type: str
+    choices: [start, decide]
+    default: decide
   operation:
     description:
-      - The run to judge. V(automatic_rollback) is a rollback launched by monitoring or a schedule, not the revert inside a
-        failed deploy (which always completes and is not judged here).
+      - With O(step=start), the operation of the playbook, written literally in it. Ignored by O(step=decide), which
+        judges the operation of the run record.
     type: str
-    required: true
-    choices: [deploy, rollback, automatic_rollback, drill]
+    choices: [deploy, rollback, drill]
+  trigger:
+    description:
+      - With O(step=start), V(automatic) makes a rollback an automatic one (launched by monitoring or a schedule); the
+        anti-flap limits apply to it. A variable may set it, because it only makes the guard stricter. Not the revert
+        inside a failed deploy, which always completes and is not judged here.
+    type: str
+    choices: [manual, automatic]
+    default: manual
+  run_id:
+    description:
+      - With O(step=decide), the run id that O(step=start) returned. A run id that run_guard did not issue in this
+        C(ansible-playbook) process is refused. Its own records in O(recent_runs) are not counted against it.
+    type: str
   allowed_operators:
     description:
-      - Operators (OS user names on the controller, or AWX user names) who may run any operation. Empty allows anybody.
+      - Operators (OS user names on the controller, or AWX user names) who may run any operation. Empty adds no rule.
+      - Only tightens the fleet policy's C(allowed_operators) (the intersection when both are set).
       - Compared exactly, case included.
     type: list
     elements: str
@@ -102,10 +131,6 @@ options:
       - Start an automatic rollback despite the cooldown (C(-e fleet_force=true)). Overrides nothing else.
     type: bool
     default: false
-  run_id:
-    description:
-      - Id of this run; its own records in O(recent_runs) are not counted against it (a re-run of the same run).
-    type: str
 seealso:
   - module: fleetops.release.audit_info
   - module: fleetops.release.audit_record
@@ -123,10 +148,26 @@ EXAMPLES = r"""
   run_once: true
   register: fleet_recent
 
-- name: May this run start, and who runs it?
+- name: Start the run (the operation is written here literally, never templated)
   fleetops.release.run_guard:
-    operation: "{{ fleet_operation }}"
-    run_id: "{{ fleet_run_id }}"
+    step: start
+    operation: rollback
+    trigger: "{{ fleet_trigger | default('manual') }}"
+  run_once: true
+  register: fleet_guard_run
+
+- name: Take the fleet-wide lock and read the fleet policy in the same call
+  fleetops.release.release_lock:
+    path: /var/lib/fleetops/fleet.lock
+    run_id: "{{ fleet_guard_run.run_id }}"
+    read_policy: true
+  delegate_to: "{{ fleet_lock_host }}"
+  run_once: true
+  register: fleet_fleet_lock
+
+- name: May this run start? (the fleet policy, tightened by these options)
+  fleetops.release.run_guard:
+    run_id: "{{ fleet_guard_run.run_id }}"
     allowed_operators: "{{ fleet_allowed_operators | default([]) }}"
     reason: "{{ fleet_reason | default(omit) }}"
     require_reason: "{{ fleet_require_reason | default(false) }}"
@@ -139,11 +180,6 @@ EXAMPLES = r"""
         from: "18:00"
         to: "24:00"
         timezone: Europe/Berlin
-      - name: nightly batch
-        days: [mon, tue, wed, thu, fri, sat, sun]
-        from: "22:00"
-        to: "06:00"
-        timezone: Europe/Berlin
     recent_runs: "{{ fleet_recent.records }}"
     auto_rollback_cooldown: 30m
     auto_rollback_max: 3
@@ -151,13 +187,39 @@ EXAMPLES = r"""
     force: "{{ fleet_force | default(false) }}"
   run_once: true
   register: fleet_guard
-
-- name: Everybody uses the guard's operator name
-  ansible.builtin.set_fact:
-    fleet_actor: "{{ fleet_guard.operator.name }}"
 """
 
 RETURN = r"""
+run_id:
+  description: The run id (issued by O(step=start); the one given to O(step=decide)).
+  returned: always
+  type: str
+  sample: 20261126T210405Z-48213
+operation:
+  description: The operation the guard judges (V(automatic_rollback) for a rollback with O(trigger=automatic)).
+  returned: always
+  type: str
+  sample: rollback
+controller:
+  description: The controller's host name.
+  returned: with O(step=start)
+  type: str
+  sample: ops-1
+started:
+  description: When the run started (seconds since the epoch).
+  returned: with O(step=start)
+  type: float
+  sample: 1795755014.551822
+run_record:
+  description: The run record's file on the controller.
+  returned: with O(step=start)
+  type: str
+  sample: /home/alice/.ansible/fleetops/runs/20261126T210405Z-48213.json
+policy:
+  description: The fleet policy's rules (C(source) is C(<lock host>:<path>); C(exists) false when there is no file).
+  returned: with O(step=decide)
+  type: dict
+  sample: {"source": "shop-us-1:/etc/fleetops/policy.yml", "exists": true, "allowed_operators": ["alice", "bob"]}
 operator:
   description: Who runs this (see the trust model in the description).
   returned: always
@@ -182,12 +244,12 @@ operator:
            "awx_job_template_name": "shop rollback"}
 allowed:
   description: Whether the run may start. When V(false) the task fails.
-  returned: always
+  returned: with O(step=decide)
   type: bool
   sample: true
 refusals:
   description: Every rule that refuses the run, with what to do.
-  returned: always
+  returned: with O(step=decide)
   type: list
   elements: dict
   contains:
@@ -201,12 +263,12 @@ refusals:
             2026-11-26T21:04:05Z, within the cooldown of 30m: wait until 2026-11-26T21:34:05Z or -e fleet_force=true"}]
 forced:
   description: Whether O(force) let an automatic rollback start inside the cooldown.
-  returned: always
+  returned: with O(step=decide)
   type: bool
   sample: false
 freeze_window:
   description: Name of the freeze window that refused a deploy, or V(null).
-  returned: always
+  returned: with O(step=decide)
   type: str
   sample: year-end freeze
 msg:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import http.server
 import json
@@ -253,8 +254,12 @@ def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
 
 def test_lock_contention(fleet, releases):
     host = names(fleet)[3]
-    taken, proc = adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "alice@elsewhere run 1", "reason": "hotfix", "ttl": 600})
-    assert taken[host]["changed"], proc.stdout
+    # Another operator's lock: written on the host, because release_lock names its holder itself (the operator here).
+    taken = datetime.datetime.now(datetime.timezone.utc)
+    fleet.host_path(host, "/srv/app/.fleet").mkdir(parents=True, exist_ok=True)
+    fleet.host_path(host, "/srv/app/.fleet/lock").write_text(json.dumps({
+        "holder": "alice@elsewhere run 1", "reason": "hotfix", "run_id": "1", "since": taken.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "expires_at": (taken + datetime.timedelta(seconds=600)).strftime("%Y-%m-%dT%H:%M:%SZ")}))
     try:
         again, dummy = adhoc(fleet, host, "fleetops.release.release_lock", {"holder": "bob"})
         assert again[host]["failed"] and "alice@elsewhere run 1" in again[host]["msg"] and "hotfix" in again[host]["msg"]

@@ -2,13 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The run_guard action plugin: its documentation stub matches its argument spec, and the identity it uses comes from
-the process and AWX's proven variables, never from an option."""
+"""The run_guard action plugin: its documentation stub matches its argument spec; it issues the run id and records
+the operation itself (step=start), and decides (step=decide) from the fleet policy in its run record, tightened by
+the options; the identity comes from the process and AWX's proven variables, never from an option."""
 
 from __future__ import annotations
 
-import os
-import pwd
 from unittest import mock
 
 import pytest
@@ -17,7 +16,9 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.fleetops.release.plugins.action import run_guard
 from ansible_collections.fleetops.release.plugins.module_utils._audit import parse_time
+from ansible_collections.fleetops.release.plugins.module_utils._guard import parse_policy
 from ansible_collections.fleetops.release.plugins.modules import run_guard as run_guard_doc
+from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 
 def compare(spec, options, where):
@@ -37,16 +38,18 @@ def test_documentation_matches_argument_spec():
 
 
 def test_no_option_names_the_operator():
-    assert not {"operator", "actor", "user", "awx_user_name"} & set(run_guard.ARGUMENT_SPEC)
+    assert not {"operator", "actor", "user", "awx_user_name", "holder"} & set(run_guard.ARGUMENT_SPEC)
 
 
-def test_os_user_is_the_effective_uid_not_the_environment(monkeypatch):
-    monkeypatch.setenv("USER", "somebody-else")
-    monkeypatch.setenv("LOGNAME", "somebody-else")
-    assert run_guard.os_user() == pwd.getpwuid(os.geteuid()).pw_name
-    with mock.patch.object(run_guard.pwd, "getpwuid", side_effect=KeyError(4242)), \
-            mock.patch.object(run_guard.os, "geteuid", return_value=4242):
-        assert run_guard.os_user() == "uid 4242"
+@pytest.fixture(autouse=True, name="home")
+def fixture_home(tmp_path, monkeypatch):
+    """Run records in a temporary home; the same 'ansible-playbook' pid throughout; no AWX environment."""
+    monkeypatch.setattr(_identity, "runs_dir", lambda: str(tmp_path / "runs"))
+    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4242)
+    monkeypatch.setattr(_identity, "os_user", lambda: "alice")
+    monkeypatch.delenv("JOB_ID", raising=False)
+    monkeypatch.delenv("AWX_PRIVATE_DATA_DIR", raising=False)
+    return tmp_path
 
 
 def make_action(args, check_mode=False):
@@ -60,45 +63,109 @@ def make_action(args, check_mode=False):
     return run_guard.ActionModule(task, connection, mock.MagicMock(), mock.MagicMock(), mock.MagicMock())
 
 
-def test_run_allows_and_names_the_os_user(monkeypatch):
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.setattr(run_guard, "os_user", lambda: "alice")
-    result = make_action({"operation": "deploy", "allowed_operators": ["alice"]}).run(
-        task_vars={"awx_user_name": "boss", "awx_job_id": 9})
-    assert result["allowed"] and not result.get("failed") and result["changed"] is False
-    assert result["operator"]["name"] == "alice" and result["operator"]["source"] == "os"
-    assert any("does not prove" in warning for warning in result["warnings"])
+def start(operation="deploy", trigger="manual", task_vars=None):
+    return make_action({"step": "start", "operation": operation, "trigger": trigger}).run(task_vars=task_vars or {})
 
 
-def test_run_inside_a_proven_awx_job(monkeypatch):
+def with_policy(run_id, document, exists=True):
+    settings = parse_policy(document, "us-1:/etc/fleetops/policy.yml")
+    _identity.update_run_record(run_id, policy={"path": "/etc/fleetops/policy.yml", "exists": exists,
+                                                "source": "us-1:/etc/fleetops/policy.yml", "settings": settings})
+
+
+def test_start_issues_the_run_id_and_records_the_literal_operation(home):
+    result = start("rollback", "automatic")
+    assert not result.get("failed") and _identity.RUN_ID_RE.fullmatch(result["run_id"])
+    assert result["operation"] == "automatic_rollback" and result["operator"]["name"] == "alice"
+    record = _identity.read_run_record(result["run_id"])
+    assert (record["operation"], record["pid"], record["policy"]) == ("automatic_rollback", 4242, None)
+    assert (home / "runs").stat().st_mode & 0o777 == 0o700
+
+
+def test_start_refuses_a_given_run_id_and_needs_an_operation():
+    with pytest.raises(AnsibleActionFail, match="issues the run id itself"):
+        make_action({"step": "start", "operation": "deploy", "run_id": "20260101T000000Z-1"}).run(task_vars={})
+    with pytest.raises(AnsibleActionFail, match="needs operation"):
+        make_action({"step": "start"}).run(task_vars={})
+
+
+def test_decide_refuses_without_the_fleet_policy():
+    run_id = start()["run_id"]
+    with pytest.raises(AnsibleActionFail, match="fleet policy was not read.*fleet_lock_host"):
+        make_action({"run_id": run_id}).run(task_vars={})
+
+
+def test_decide_judges_the_operation_of_the_record_not_an_option():
+    run_id = start("deploy")["run_id"]
+    with_policy(run_id, {"freeze_windows": [{"name": "always", "start": "2000-01-01T00:00:00Z", "end": "2100-01-01T00:00:00Z"}]})
+    # There is no operation option for decide: drill (or anything else) cannot be claimed.
+    with pytest.raises(AnsibleActionFail, match="unsupported parameter|operation"):
+        make_action({"run_id": run_id, "operation": "drill", "step": "decide", "bogus": 1}).run(task_vars={})
+    result = make_action({"run_id": run_id}).run(task_vars={})
+    assert result["failed"] and result["freeze_window"] == "always" and result["operation"] == "deploy"
+    assert _identity.read_run_record(run_id)["decision"]["allowed"] is False
+
+
+def test_decide_an_empty_variable_list_never_switches_the_policy_off():
+    run_id = start("rollback")["run_id"]
+    with_policy(run_id, {"allowed_operators": ["bob"]})
+    result = make_action({"run_id": run_id, "allowed_operators": []}).run(task_vars={})
+    assert result["failed"] and [r["rule"] for r in result["refusals"]] == ["operator"]
+    assert "us-1:/etc/fleetops/policy.yml" in result["msg"]
+
+
+def test_decide_allows_within_the_policy_and_the_variables():
+    run_id = start("rollback")["run_id"]
+    with_policy(run_id, {"allowed_operators": ["alice", "bob"], "require_reason": True})
+    result = make_action({"run_id": run_id, "allowed_operators": ["alice"], "reason": "5xx"}).run(task_vars={})
+    assert result["allowed"] and not result.get("failed") and result["operator"]["name"] == "alice"
+    result = make_action({"run_id": run_id, "allowed_operators": ["alice"]}).run(task_vars={})
+    assert result["failed"] and [r["rule"] for r in result["refusals"]] == ["reason"]
+
+
+def test_decide_refuses_a_run_id_of_another_process_or_not_issued(monkeypatch):
+    run_id = start()["run_id"]
+    with_policy(run_id, {})
+    with pytest.raises(AnsibleActionFail, match="not started by fleetops.release.run_guard"):
+        make_action({"run_id": "20260101T000000Z-1"}).run(task_vars={})
+    with pytest.raises(AnsibleActionFail, match="was not issued"):
+        make_action({"run_id": "../../etc/passwd"}).run(task_vars={})
+    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4343)
+    with pytest.raises(AnsibleActionFail, match="another ansible-playbook process"):
+        make_action({"run_id": run_id}).run(task_vars={})
+
+
+def test_awx_variables_outside_awx_are_ignored_with_a_warning(monkeypatch):
     monkeypatch.setenv("JOB_ID", "9")
-    monkeypatch.setattr(run_guard, "os_user", lambda: "runner")
-    result = make_action({"operation": "rollback", "allowed_operators": ["bob"], "reason": "5xx"}, check_mode=True).run(
-        task_vars={"awx_user_name": "bob", "awx_job_id": 9, "awx_job_template_name": "shop rollback"})
-    assert result["allowed"] and result["operator"] == {
+    result = start(task_vars={"awx_user_name": "boss", "awx_job_id": 9})
+    assert result["operator"]["name"] == "alice" and result["operator"]["source"] == "os"
+    assert any("AWX_PRIVATE_DATA_DIR" in warning for warning in result["warnings"])
+
+
+def test_a_proven_awx_job_names_the_awx_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("JOB_ID", "9")
+    monkeypatch.setenv("AWX_PRIVATE_DATA_DIR", str(tmp_path))
+    result = start("rollback", task_vars={"awx_user_name": "bob", "awx_job_id": 9, "awx_job_template_name": "shop rollback"})
+    assert result["operator"] == {
         "name": "bob", "source": "awx", "awx_user_name": "bob", "awx_job_id": "9", "awx_job_template_name": "shop rollback"}
 
 
-def test_run_refusal_fails_with_every_reason(monkeypatch):
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.setattr(run_guard, "os_user", lambda: "mallory")
-    result = make_action({"operation": "rollback", "allowed_operators": ["alice"], "require_reason": True}).run(task_vars={})
-    assert result["failed"] and not result["allowed"]
-    assert [r["rule"] for r in result["refusals"]] == ["operator", "reason"]
-    assert "ask one of them" in result["msg"] and "set fleet_reason" in result["msg"]
-
-
-def test_run_forced_past_the_cooldown(monkeypatch):
-    monkeypatch.setattr(run_guard, "os_user", lambda: "alice")
+def test_decide_forced_past_the_cooldown_unless_the_policy_forbids_it(monkeypatch):
     monkeypatch.setattr(run_guard, "utc_now", lambda: parse_time("2026-11-26T21:04:05Z"))
-    args = {"operation": "automatic_rollback", "auto_rollback_cooldown": "30m", "force": True, "run_id": "now",
-            "recent_runs": [{"run_id": "before", "operation": "automatic_rollback", "started": "2026-11-26T21:00:00Z"}]}
-    result = make_action(args).run(task_vars={})
+    recent = [{"run_id": "before", "operation": "automatic_rollback", "started": "2026-11-26T21:00:00Z"}]
+    run_id = start("rollback", "automatic")["run_id"]
+    with_policy(run_id, {"auto_rollback_cooldown": "30m"})
+    result = make_action({"run_id": run_id, "force": True, "recent_runs": recent}).run(task_vars={})
     assert result["allowed"] and result["forced"] and any("forced past" in w for w in result["warnings"])
+    with_policy(run_id, {"auto_rollback_cooldown": "30m", "allow_force": False})
+    result = make_action({"run_id": run_id, "force": True, "recent_runs": recent}).run(task_vars={})
+    assert result["failed"] and [r["rule"] for r in result["refusals"]] == ["cooldown"]
+    assert any("allow_force: false" in w for w in result["warnings"])
 
 
-def test_run_bad_configuration_is_a_clear_failure(monkeypatch):
-    monkeypatch.setattr(run_guard, "os_user", lambda: "alice")
+def test_decide_bad_configuration_is_a_clear_failure():
+    run_id = start()["run_id"]
+    with_policy(run_id, {})
     windows = [{"name": "x", "from": "01:00", "to": "02:00", "timezone": "Nowhere/Land"}]
     with pytest.raises(AnsibleActionFail, match="run_guard: freeze window 1 .*unknown timezone"):
-        make_action({"operation": "deploy", "freeze_windows": windows}).run(task_vars={})
+        make_action({"run_id": run_id, "freeze_windows": windows}).run(task_vars={})

@@ -7,9 +7,11 @@ from __future__ import annotations
 import grp
 import json
 import os
+import pathlib
 import pwd
 import shutil
 import stat
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,6 +22,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot 
     SnapshotCorrupt,
     SnapshotError,
     SnapshotNotFound,
+    Secrecy,
     SnapshotStore,
     check_roots,
     diff_entry,
@@ -29,6 +32,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot 
     parse_mode,
     plan,
     public_change,
+    secret_reason,
     validate_config_path,
 )
 
@@ -62,8 +66,19 @@ def tree(root):
     return found
 
 
+@pytest.fixture(name="public_tmp")
+def fixture_public_tmp():
+    """A directory others may read and search, like /etc: pytest's tmp_path lies below a 0700 directory, which makes
+    everything in it secret."""
+    path = tempfile.mkdtemp(prefix="fleet-snapshot-test-", dir="/tmp")
+    os.chmod(path, 0o755)
+    yield pathlib.Path(path)
+    shutil.rmtree(path)
+
+
 @pytest.fixture(name="env")
-def fixture_env(tmp_path):
+def fixture_env(public_tmp):
+    tmp_path = public_tmp
     etc = tmp_path / "etc" / "app"
     write(str(etc / "app.conf"), b"listen = 1\n")
     write(str(etc / "conf.d" / "a.conf"), b"a = 1\n")
@@ -244,8 +259,8 @@ def test_secrets_never_in_public_rows_or_diffs(env):
     public = next(d for d in diffs if d["before_header"].startswith(str(etc / "app.conf")))
     assert public["before"].endswith("\nlisten = 3\n") and public["after"].endswith("\nlisten = 1\n")
     secret = next(d for d in diffs if "secret.conf" in d["before_header"])
-    assert secret["before"] == "# file 0600 %s\n(secret file: the live content is not shown)\n" % OWNER
-    assert "it differs from the live content" in secret["after"]
+    assert secret["before"] == "# file 0600 %s\n<secret: content not shown>\n" % OWNER
+    assert secret["after"] == "# file 0600 %s\n<secret: content not shown; sha256 changed>\n" % OWNER
     os.chmod(str(etc / "app.conf"), 0o640)  # now a secret too: neither side's content may show
     mode_only = diff_entry(plan(store.load("v1"))[0], store.file_path("v1", str(etc / "app.conf")), "live", "snapshot v1")
     assert "listen" not in json.dumps(mode_only) and mode_only["before"].startswith("# file 0640")
@@ -354,3 +369,86 @@ def test_restore_round_trip(tmp_path, first, second):
     assert tree(root) == wanted
     assert plan(store.verify("one")) == []
     assert SNAPSHOT_MANIFEST in os.listdir(store.path("one"))
+
+
+# -- secrecy from the whole path (issue 14: --diff printed a 0644 file inside a 0700 directory) ------------------------
+
+def test_secrecy_from_the_file_and_every_directory_above_it(public_tmp):
+    private = public_tmp / "etc" / "fleetapp" / "conf.d"
+    write(str(private / "db.conf"), b"password = x\n", 0o644)
+    write(str(public_tmp / "etc" / "fleetapp" / "app.conf"), b"listen = 1\n", 0o644)
+    write(str(public_tmp / "etc" / "fleetapp" / "key.pem"), b"key\n", 0o640)
+    os.chmod(str(private), 0o755)
+    assert secret_reason(str(private / "db.conf")) is None
+    assert secret_reason(str(public_tmp / "etc" / "fleetapp" / "app.conf")) is None
+    assert "not readable by others (mode 0640)" in secret_reason(str(public_tmp / "etc" / "fleetapp" / "key.pem"))
+    for mode in (0o700, 0o750, 0o711, 0o744):  # a parent that others cannot both read and search
+        os.chmod(str(private), mode)
+        reason = secret_reason(str(private / "db.conf"))
+        assert reason == "directory %s is not readable and searchable by others (mode %04o)" % (private, mode)
+        assert secret_reason(str(private / "not-there-yet.conf")) is not None
+    os.chmod(str(public_tmp / "etc"), 0o700)  # any directory up to /, not only the nearest
+    os.chmod(str(private), 0o755)
+    assert "directory %s " % (public_tmp / "etc") in secret_reason(str(private / "db.conf"))
+    os.chmod(str(public_tmp / "etc"), 0o755)
+
+
+def test_secrecy_follows_a_symlinked_directory_to_where_the_file_really_is(public_tmp):
+    vault = public_tmp / "vault"
+    write(str(vault / "inner" / "db.conf"), b"password = x\n", 0o644)
+    os.chmod(str(vault), 0o700)
+    os.symlink(str(vault / "inner"), str(public_tmp / "conf.d"))
+    assert "directory %s " % vault in secret_reason(str(public_tmp / "conf.d" / "db.conf"))
+
+
+def test_secrecy_from_what_the_snapshot_records_and_from_secret_paths(public_tmp):
+    # A directory that does not exist live yet, recorded 0700 in the snapshot: a restore makes it private.
+    recorded = [{"path": "/nonexistent-fleet/conf.d", "type": "directory", "mode": "0700"},
+                {"path": "/nonexistent-fleet/conf.d/db.conf", "type": "file", "mode": "0644"}]
+    assert "(mode 0700 in the snapshot)" in secret_reason("/nonexistent-fleet/conf.d/db.conf", entries=recorded)
+    assert secret_reason("/nonexistent-fleet/conf.d/db.conf") is None
+    write(str(public_tmp / "app" / "token.conf"), b"t\n")
+    write(str(public_tmp / "app" / "plain.conf"), b"p\n")
+    write(str(public_tmp / "vault" / "deep" / "x.conf"), b"x\n")
+    patterns = [str(public_tmp / "app" / "token*"), str(public_tmp / "vault") + "/"]
+    assert "matches the secret path" in secret_reason(str(public_tmp / "app" / "token.conf"), patterns)
+    assert secret_reason(str(public_tmp / "app" / "plain.conf"), patterns) is None
+    assert "matches the secret path %s" % (public_tmp / "vault") in secret_reason(str(public_tmp / "vault" / "deep" / "x.conf"), patterns)
+    assert "matches" in secret_reason(str(public_tmp / "app" / "plain.conf"), ["/*"])  # '*' also matches '/'
+    for bad in (["relative/*"], [""], ["/etc/x\n"], [3]):
+        with pytest.raises(SnapshotError, match="absolute path or glob pattern"):
+            Secrecy(bad)
+
+
+def test_diff_of_a_file_in_a_private_directory_shows_only_a_placeholder(env):
+    store, etc, paths = env
+    write(str(etc / "conf.d" / "db.conf"), b"password = first-secret\n", 0o644)
+    capture(store, "v1", paths)
+    write(str(etc / "conf.d" / "db.conf"), b"password = second-secret\n", 0o644)
+    write(str(etc / "conf.d" / "a.conf"), b"a = 2\n")
+    os.chmod(str(etc / "conf.d"), 0o700)
+    actions = plan(store.load("v1"))
+    secrecy = Secrecy([], store.load("v1")["entries"])
+    diffs = {d["before_header"]: d for d in (diff_entry(a, store.file_path("v1", a["path"]), "live", "snapshot v1", secrecy)
+                                             for a in actions)}
+    rows = json.dumps([public_change(a, "v1", secrecy) for a in actions])
+    text = json.dumps(diffs)
+    for needle in ("first-secret", "second-secret", "a = 2", "a = 1"):
+        assert needle not in text and needle not in rows
+    db = diffs["%s (live)" % (etc / "conf.d" / "db.conf")]
+    assert db["before"].endswith("\n<secret: content not shown>\n")
+    assert db["after"].endswith("\n<secret: content not shown; sha256 changed>\n")
+    assert all(row["secret"] and "sha256" not in (row["live"] or {}) for row in json.loads(rows) if "conf.d/" in row["path"])
+    # A mode-only change of a secret says its content is unchanged.
+    os.chmod(str(etc / "conf.d"), 0o755)
+    store.restore("v1", current="v1")
+    os.chmod(str(etc / "conf.d" / "secret.conf"), 0o640)
+    [action] = plan(store.load("v1"))
+    assert diff_entry(action, store.file_path("v1", action["path"]), "live", "v1")["after"].endswith(
+        "\n<secret: content not shown; sha256 unchanged>\n")
+    # A listed secret path in a public directory: the same placeholder.
+    write(str(etc / "app.conf"), b"listen = 9\n")
+    [action] = [a for a in plan(store.load("v1")) if a["path"].endswith("app.conf")]
+    listed = diff_entry(action, store.file_path("v1", action["path"]), "live", "v1", Secrecy([str(etc / "app.conf")]))
+    assert "listen" not in json.dumps(listed) and listed["after"].endswith("sha256 changed>\n")
+    assert "listen = 9" in diff_entry(action, store.file_path("v1", action["path"]), "live", "v1")["before"]

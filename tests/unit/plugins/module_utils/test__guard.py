@@ -14,12 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.fleetops.release.plugins.module_utils._guard import (
+    NOBODY,
     GuardError,
     active_windows,
     evaluate,
     freeze_lifts_at,
+    merge_policy,
     normalize_window,
     normalize_windows,
+    parse_policy,
     resolve_operator,
     window_end,
 )
@@ -57,7 +60,7 @@ def test_outside_awx_the_os_user_counts():
 
 def test_awx_identity_is_accepted_when_the_environment_proves_the_job():
     operator, warnings = resolve_operator("runner", "4821", {
-        "awx_user_name": "bob", "awx_job_id": 4821, "awx_job_template_name": "shop rollback"})
+        "awx_user_name": "bob", "awx_job_id": 4821, "awx_job_template_name": "shop rollback"}, "/runner")
     assert operator == {"name": "bob", "source": "awx", "awx_user_name": "bob", "awx_job_id": "4821",
                         "awx_job_template_name": "shop rollback"}
     assert warnings == []
@@ -70,15 +73,22 @@ def test_awx_identity_is_accepted_when_the_environment_proves_the_job():
     ("4821", None, "awx_job_id is not set"),
 ])
 def test_awx_variables_alone_never_claim_an_identity(job_id_env, awx_job_id, why):
-    operator, warnings = resolve_operator("alice", job_id_env, {"awx_user_name": "boss", "awx_job_id": awx_job_id})
+    operator, warnings = resolve_operator("alice", job_id_env, {"awx_user_name": "boss", "awx_job_id": awx_job_id}, "/runner")
     assert operator == ALICE
     assert len(warnings) == 1 and why in warnings[0] and "ignored" in warnings[0] and "'alice'" in warnings[0]
 
 
 def test_a_proven_awx_job_without_a_user_keeps_the_os_user_and_says_so():
-    operator, warnings = resolve_operator("runner", "7", {"awx_job_id": "7", "awx_job_template_name": "nightly"})
+    operator, warnings = resolve_operator("runner", "7", {"awx_job_id": "7", "awx_job_template_name": "nightly"}, "/runner")
     assert operator["name"] == "runner" and operator["source"] == "os" and operator["awx_job_id"] == "7"
     assert "no awx_user_name" in warnings[0]
+
+
+def test_job_id_equal_to_awx_job_id_is_not_enough_outside_awx():
+    # Issue 14: JOB_ID=4242 ansible-playbook ... -e awx_job_id=4242 -e awx_user_name=alice, without AWX_PRIVATE_DATA_DIR.
+    operator, warnings = resolve_operator("mallory", "4242", {"awx_job_id": 4242, "awx_user_name": "alice"})
+    assert operator == dict(ALICE, name="mallory")
+    assert len(warnings) == 1 and "AWX_PRIVATE_DATA_DIR" in warnings[0] and "'mallory'" in warnings[0]
 
 
 def test_no_awx_variables_no_warning_even_inside_a_job_environment():
@@ -432,3 +442,74 @@ def test_property_anti_flap_counts(ages, cooldown, limit, span):
     assert ("cooldown" in rules) is bool(cooldown and ages and min(ages) < cooldown)
     assert ("max" in rules) is bool(limit and sum(1 for age in ages if age < span) >= limit)
     assert verdict["allowed"] is (rules == [])
+
+
+# -- the fleet policy: variables may only tighten it ---------------------------------------------------------------
+
+
+def test_parse_policy_fills_in_every_key_and_an_empty_file_is_no_rule():
+    empty = parse_policy(None, "us-1:/etc/fleetops/policy.yml")
+    assert empty == {"allowed_operators": [], "require_reason": False, "freeze_windows": [], "auto_rollback_cooldown": 0,
+                     "auto_rollback_max": 0, "auto_rollback_window": None, "allow_force": True}
+    policy = parse_policy({"allowed_operators": [" alice ", "bob"], "require_reason": True, "allow_force": False}, "p")
+    assert policy["allowed_operators"] == ["alice", "bob"] and policy["require_reason"] and not policy["allow_force"]
+
+
+@pytest.mark.parametrize("document, message", [
+    ([1, 2], "must be a YAML mapping"),
+    ({"allowed_operator": ["alice"]}, "unknown key\\(s\\) allowed_operator"),
+    ({"allowed_operators": "alice"}, "allowed_operators must be a list"),
+    ({"require_reason": "yes"}, "require_reason must be true or false"),
+    ({"freeze_windows": [{"name": "x", "from": "25:00", "to": "02:00"}]}, "freeze window 1"),
+    ({"auto_rollback_max": 3}, "needs auto_rollback_window"),
+])
+def test_parse_policy_refuses_a_wrong_policy_naming_it(document, message):
+    with pytest.raises(GuardError, match="us-1:/etc/fleetops/policy.yml.*" + message):
+        parse_policy(document, "us-1:/etc/fleetops/policy.yml")
+
+
+def test_merge_allowed_operators_is_the_intersection_and_an_empty_variable_never_loosens():
+    policy = parse_policy({"allowed_operators": ["alice", "bob"]}, "p")
+    assert merge_policy(policy, {"allowed_operators": []})["allowed_operators"] == ["alice", "bob"]
+    assert merge_policy(policy, {"allowed_operators": ["bob", "carol"]})["allowed_operators"] == ["bob"]
+    assert merge_policy(policy, {"allowed_operators": ["carol"]})["allowed_operators"] == [NOBODY]
+    assert merge_policy(parse_policy({}, "p"), {"allowed_operators": ["carol"]})["allowed_operators"] == ["carol"]
+    verdict = evaluate("deploy", ALICE, NOW, allowed_operators=merge_policy(policy, {"allowed_operators": ["carol"]})["allowed_operators"])
+    assert not verdict["allowed"] and "nobody" in verdict["msg"]
+
+
+def test_merge_freeze_windows_are_the_union_and_require_reason_either():
+    mine = {"name": "policy freeze", "start": "2026-11-26T00:00:00Z", "end": "2026-11-27T00:00:00Z"}
+    theirs = {"name": "team freeze", "days": ["fri"], "from": "18:00", "to": "24:00"}
+    policy = parse_policy({"freeze_windows": [mine], "require_reason": True}, "p")
+    merged = merge_policy(policy, {"freeze_windows": [theirs], "require_reason": False})
+    assert merged["freeze_windows"] == [mine, theirs] and merged["require_reason"] is True
+    assert merge_policy(policy, {"freeze_windows": []})["freeze_windows"] == [mine]
+    verdict = evaluate("deploy", ALICE, NOW, freeze_windows=merge_policy(policy, {})["freeze_windows"])
+    assert not verdict["allowed"] and verdict["freeze_window"] == "policy freeze"
+    assert merge_policy(parse_policy({}, "p"), {"require_reason": True})["require_reason"] is True
+
+
+def test_merge_anti_flap_takes_the_stricter_of_each_limit():
+    policy = parse_policy({"auto_rollback_cooldown": "30m", "auto_rollback_max": 3, "auto_rollback_window": "24h"}, "p")
+    merged = merge_policy(policy, {"auto_rollback_cooldown": 0, "auto_rollback_max": 0})
+    assert (merged["auto_rollback_cooldown"], merged["auto_rollback_max"], merged["auto_rollback_window"]) == (1800, 3, 86400)
+    merged = merge_policy(policy, {"auto_rollback_cooldown": "2h", "auto_rollback_max": 5, "auto_rollback_window": "48h"})
+    assert (merged["auto_rollback_cooldown"], merged["auto_rollback_max"], merged["auto_rollback_window"]) == (7200, 3, 172800)
+    merged = merge_policy(policy, {"auto_rollback_max": 1, "auto_rollback_window": "1h"})
+    assert (merged["auto_rollback_max"], merged["auto_rollback_window"]) == (1, 86400)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["alice", "bob", "carol"]), unique=True),
+       st.lists(st.sampled_from(["alice", "bob", "carol", "dave"]), unique=True),
+       st.sampled_from(["alice", "bob", "carol", "dave", "mallory"]), st.booleans(), st.booleans())
+def test_merge_never_allows_what_the_policy_refuses(policy_names, variable_names, who, policy_reason, variable_reason):
+    policy = parse_policy({"allowed_operators": policy_names, "require_reason": policy_reason}, "p")
+    merged = merge_policy(policy, {"allowed_operators": variable_names, "require_reason": variable_reason})
+    operator = dict(ALICE, name=who)
+    by_policy = evaluate("rollback", operator, NOW, allowed_operators=policy["allowed_operators"],
+                         require_reason=policy["require_reason"])
+    by_merge = evaluate("rollback", operator, NOW, allowed_operators=merged["allowed_operators"],
+                        require_reason=merged["require_reason"])
+    assert by_policy["allowed"] or not by_merge["allowed"]

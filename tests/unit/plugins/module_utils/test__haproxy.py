@@ -173,3 +173,47 @@ def test_wait_ready_polls_until_the_pool_is_up_or_the_time_is_up():
     stuck = _Node("lb-2", [down])
     left = _wait_ready([stuck], "app_green", timeout=3, poll_interval=0, clock=iter(range(100)).__next__, sleep=lambda s: None)
     assert left == {"lb-2": ["g1 is stopped"]} and stuck.polls == 3  # at 1, 2 and 3 (the deadline)
+
+
+@pytest.mark.timeout(30)
+def test_an_answer_that_trickles_in_is_cut_at_the_timeout(tmp_path):
+    """Each recv has the socket timeout, but the whole answer has one deadline: HAProxy that sends a byte every
+    50 ms forever must not hold the run (issue 14: every remote operation is bounded)."""
+    import socket
+    import threading
+    import time
+
+    from ansible_collections.fleetops.release.plugins.module_utils._haproxy import LbSocketError, RuntimeSession
+
+    path = str(tmp_path / "admin.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(path)
+    server.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        conn, _address = server.accept()
+        with conn:
+            conn.recv(100)  # prompt
+            conn.sendall(b"\n> ")
+            conn.recv(100)  # the command
+            while not stop.is_set():
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        session = RuntimeSession(path, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(LbSocketError, match=r"no complete answer .* within 0.5 s"):
+            session.command("show stat")
+        assert time.monotonic() - started < 2
+        session.close()
+    finally:
+        stop.set()
+        server.close()
+        thread.join(5)

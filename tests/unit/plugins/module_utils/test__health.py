@@ -358,3 +358,10 @@ def test_metric_evaluation():
     assert evaluate_metric([], "<=", 0.05, empty_result="pass")[0]
     with pytest.raises(HealthError, match="comparison"):
         evaluate_metric([], "=<", 1)
+
+
+def test_a_killed_command_fails_naming_its_timeout():
+    from ansible_collections.fleetops.release.plugins.module_utils._health import evaluate_command
+    check = {"type": "command", "command": "sleep 100", "name": "command sleep 100", "rc": 0}
+    verdict = evaluate_command(check, None, "", "", 2000.0, killed_after=2)
+    assert not verdict["ok"] and "no exit within the command timeout of 2 s" in verdict["seen"]

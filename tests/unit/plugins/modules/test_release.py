@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
+import tarfile
 
 import pytest
 
@@ -105,3 +107,45 @@ def test_keep_never_prunes_the_release_being_deployed_again(run_module, store, t
     result = run_module("release", {"app_root": store.root, "release": "v1", "keep": 2})
     assert not result.get("failed") and "v1" not in result["pruned"] and store.manifest("v1") is not None
     assert result["pruned"] == ["v2", "v3"]  # v4 is previous (and the rollback target), v5 current
+
+
+def _chain(path):
+    """Issue 14's chain: ``a -> .``, ``esc`` through it out of the release, then a file through ``esc``."""
+    with tarfile.open(str(path), "w:gz") as archive:
+        for name, kind, link in (("a", tarfile.SYMTYPE, "."), ("esc", tarfile.SYMTYPE, "a/a/a/a/a/a/../../../../../../tmp")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, link
+            archive.addfile(info)
+        info = tarfile.TarInfo("esc/pwned")
+        info.size = 6
+        archive.addfile(info, io.BytesIO(b"pwned\n"))
+    return str(path)
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_refusals_name_the_artifact_as_given_never_the_temporary_copy(run_module, store, tmp_path, named):
+    """The action plugin passes artifact_name: the module only sees the inline content (or a temporary copy)."""
+    before = snapshot(store)
+    args = {"app_root": store.root, "release": "v3", "artifact_content": _inline(_chain(tmp_path / "chain.tar.gz"))[0]}
+    if named:
+        args["artifact_name"] = "dist/chain.tar.gz"
+    result = run_module("release", args)
+    assert result["failed"] and not result["changed"] and not result["created"]
+    shown = "dist/chain.tar.gz" if named else "the artifact sent inline (artifact_content)"
+    assert result["msg"].startswith("cannot unpack %s: archive member 'esc' is a symlink pointing outside the release" % shown)
+    assert "artifact.tar.gz" not in result["msg"]
+    assert snapshot(store) == before and not os.path.exists("/tmp/pwned")
+    empty = run_module("release", {"app_root": store.root, "release": "v3", "artifact_content": "", "artifact_name": "dist/empty.tar.gz"})
+    assert empty["failed"] and empty["msg"].startswith("cannot unpack dist/empty.tar.gz:"), empty["msg"]
+
+
+def test_max_unpacked_is_applied_and_validated(run_module, store, tmp_path, tarball):
+    content, digest = _inline(tarball(tmp_path / "v3.tar.gz", "v3"))
+    args = {"app_root": store.root, "release": "v3", "sha256": digest, "artifact_content": content, "artifact_name": "v3.tar.gz"}
+    before = snapshot(store)
+    for limit, message in ((0, "max_unpacked (fleet_artifact_max_unpacked) must be a positive number of bytes, got 0"),
+                           (1, "cannot unpack v3.tar.gz: the archive unpacks to 2 bytes, more than max_unpacked allows (1 bytes)")):
+        result = run_module("release", dict(args, max_unpacked=limit))
+        assert result["failed"] and message in result["msg"], result["msg"]
+        assert snapshot(store) == before
+    assert run_module("release", dict(args, max_unpacked=2))["created"]

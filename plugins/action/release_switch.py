@@ -1,0 +1,16 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""release_switch with the actor of its history line determined on the controller (trust model: plugin_utils/_identity.py)."""
+
+from __future__ import annotations
+
+from ansible_collections.fleetops.release.plugins.action.release_mark import ActionModule as _IdentityAction
+
+
+class ActionModule(_IdentityAction):
+    """Sets the module's ``actor`` to the controller's operator and runs the module; a different value the task passes
+    is ignored with a warning."""
+
+    MODULE = "fleetops.release.release_switch"

@@ -1,0 +1,53 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Check a run's inputs and plan it on the controller before the first remote change (logic in module_utils/_run_inputs.py)."""
+
+from __future__ import annotations
+
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import OPERATIONS, RunInputsError, check_run_inputs
+
+ARGUMENT_SPEC = {
+    "operation": {"type": "str", "required": True, "choices": list(OPERATIONS)},
+    "release": {"type": "str"},
+    "strategy": {"type": "raw", "default": "rolling"},
+    "waves": {"type": "raw"},
+    "mode": {"type": "raw", "default": "lockstep"},
+    "region_order": {"type": "raw"},
+    "min_healthy": {"type": "raw"},
+    "max_fail": {"type": "raw", "default": 0},
+    "wave_pause": {"type": "raw", "default": 0},
+    "keep_releases": {"type": "raw"},
+    "config_paths": {"type": "raw", "default": []},
+}
+
+
+class ActionModule(ActionBase):
+
+    _requires_connection = False  # judges on the controller only
+    _supports_check_mode = True  # only reads
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        task_vars = task_vars or {}
+        _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        hostvars = task_vars.get("hostvars") or {}
+        groups = task_vars.get("groups") or {}
+        hosts = list(task_vars.get("ansible_play_hosts") or [])
+        members = [host for host in groups.get("all", []) if "fleet_region" in hostvars.get(host, {})]
+        inputs = dict(args)
+        if isinstance(inputs["waves"], str):  # -e fleet_waves='[1, "100%"]' arrives as a string
+            inputs["waves"] = self._loader.load(inputs["waves"])
+        try:
+            checked = check_run_inputs(hosts=hosts, hostvars=hostvars, groups=groups, members=members, **inputs)
+        except RunInputsError as exc:
+            # A failed result, not an exception: ansible-core would print an exception's text again as its cause.
+            result.update(failed=True, changed=False, msg=to_text(exc))
+            return result
+        result.update(changed=False, **checked)
+        return result

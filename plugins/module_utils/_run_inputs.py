@@ -1,0 +1,184 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Check a run's inputs and plan it on the controller, before the first remote change.
+
+Everything an operator can get wrong on the command line (``-e``) or in the inventory is judged here, from the
+inputs and the inventory alone: option values with a fixed set of choices, numbers and their bounds, release ids,
+configuration paths, the regions of the hosts, and a dry plan of the waves over every host of the play (a plan over
+fewer hosts, the ones that really need a change, never asks for more than this one). A refusal lists every problem
+at once, each with what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
+from ansible_collections.fleetops.release.plugins.module_utils._waves import MODES, plan_waves
+
+OPERATIONS = ("deploy", "rollback")
+STRATEGIES = ("rolling", "blue_green")
+
+
+class RunInputsError(FleetError):
+    """The run's inputs are refused; ``problems`` lists each one."""
+
+    def __init__(self, operation, problems):
+        self.problems = list(problems)
+        super().__init__("%s refused before any change; nothing was changed:\n  - %s" % (operation, "\n  - ".join(self.problems)))
+
+
+def _int_at_least(value, minimum, name, problems, hint=""):
+    """``value`` as an int >= ``minimum`` (ints and digit strings, not bools or floats), else a problem and None."""
+    number = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+    if number is None or number < minimum:
+        problems.append("%s is %r: it must be a whole number of %d or more%s" % (name, value, minimum, hint))
+        return None
+    return number
+
+
+def _choice(value, choices, name, problems):
+    if value not in choices:
+        problems.append("%s is %r: it must be one of %s" % (name, value, ", ".join(choices)))
+        return None
+    return value
+
+
+def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
+    """``({region: [hosts in play order]}, problems)``.
+
+    A region is the group named after it: a host whose region names no group, a host without a region, and a host
+    that is a member of two region groups (it would silently get the region of whichever group Ansible read last)
+    are problems.
+    """
+    problems = []
+    regions = {}
+    region_names = {hostvars.get(host, {}).get(region_var) for host in groups.get("all", hosts)} | {
+        hostvars.get(host, {}).get(region_var) for host in hosts}
+    region_groups = sorted(name for name in region_names if isinstance(name, str) and name in groups)
+    for host in hosts:
+        region = hostvars.get(host, {}).get(region_var)
+        if not isinstance(region, str) or not region:
+            problems.append("host %s has no %s: put it in one region group (a group named after its region, whose "
+                            "group_vars set %s)" % (host, region_var, region_var))
+            continue
+        if region not in groups:
+            problems.append("host %s: %s %r names no group of the inventory; each region needs a group of that name "
+                            "holding its hosts" % (host, region_var, region))
+            continue
+        member_of = [name for name in region_groups if host in groups[name]]
+        if len(member_of) > 1:
+            problems.append("host %s is in %d region groups (%s); a host belongs to exactly one region: remove it "
+                            "from all but one" % (host, len(member_of), ", ".join(member_of)))
+            continue
+        regions.setdefault(region, []).append(host)
+    return regions, problems
+
+
+def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
+                     region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
+                     config_paths=(), members=None):
+    """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
+
+    ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
+    towards min_healthy).
+    """
+    problems = []
+    if operation not in OPERATIONS:
+        raise RunInputsError("run", ["operation %r is not one of %s" % (operation, ", ".join(OPERATIONS))])
+    if release not in (None, ""):
+        try:
+            validate_release_id(release)
+        except ReleaseIdError as exc:
+            problems.append("fleet_release: %s" % exc)
+    elif operation == "deploy":
+        problems.append("fleet_release is missing: pass -e fleet_release=<id> -e fleet_artifact=<path to .tar.gz>")
+    strategy = _choice(strategy, STRATEGIES, "fleet_strategy", problems)
+    mode = _choice(mode, MODES, "fleet_wave_mode", problems)
+    max_fail = _int_at_least(max_fail, 0, "fleet_max_fail", problems, " (failures tolerated before the waves stop)")
+    wave_pause = _int_at_least(wave_pause, 0, "fleet_wave_pause", problems, " (seconds)")
+    if operation == "deploy":
+        keep_releases = _int_at_least(keep_releases, 0, "fleet_keep_releases", problems,
+                                      " (releases kept on each host; 0 keeps every release)")
+    if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):
+        problems.append("fleet_region_order is %r: it must be a list of region names" % (region_order,))
+        region_order = None
+    if isinstance(config_paths, (str, bytes, Mapping)) or not isinstance(config_paths, (list, tuple)):
+        problems.append("fleet_config_paths is %r: it must be a list of absolute paths" % (config_paths,))
+    else:
+        for index, path in enumerate(config_paths):
+            try:
+                validate_config_path(path, "fleet_config_paths[%d]" % index)
+            except SnapshotError as exc:
+                problems.append(str(exc))
+    if not hosts:
+        problems.append("the play has no host: check the inventory and --limit")
+    regions, region_problems = hosts_by_region(hosts, hostvars, groups)
+    problems.extend(region_problems)
+    plan = []
+    if not region_problems and hosts and strategy == "rolling" and mode:
+        sizes = None
+        if members is not None:
+            sizes = {}
+            for host in set(members) | set(hosts):
+                region = hostvars.get(host, {}).get("fleet_region")
+                if isinstance(region, str) and region:
+                    sizes[region] = sizes.get(region, 0) + 1
+            sizes = {region: sizes[region] for region in regions}
+        try:
+            plan = plan_waves(regions, waves=waves if waves is not None else (1, "50%", "100%"), mode=mode,
+                              region_order=region_order, min_healthy=min_healthy, region_sizes=sizes)
+        except FleetError as exc:
+            problems.append("the waves cannot be planned: %s" % exc)
+    if problems:
+        raise RunInputsError(operation, problems)
+    return {
+        "operation": operation,
+        "release": release or None,
+        "strategy": strategy,
+        "mode": mode,
+        "max_fail": max_fail,
+        "wave_pause": wave_pause,
+        "keep_releases": keep_releases,
+        "regions": regions,
+        "waves": len(plan),
+        "batches": sum(len(wave["batches"]) for wave in plan),
+    }
+
+
+def lb_membership_problems(reads, hostvars):
+    """``{host: problem}`` for hosts their region's load balancer does not know.
+
+    ``reads`` are the results of one ``lb_pool_info`` read per region (registered over a loop whose ``item.value`` is
+    the region's hosts); skipped reads (no HAProxy in that region) are ignored. A host must name its backend
+    (``fleet_lb_backend``) and its server (``fleet_lb_server``, default its inventory name) must be in that backend on
+    every node: a drain or enable of an unknown server would fail half-way through a wave.
+    """
+    problems = {}
+    for read in reads or []:
+        if not isinstance(read, Mapping) or read.get("skipped") or "nodes" not in read:
+            continue
+        for host in (read.get("item") or {}).get("value") or []:
+            variables = hostvars.get(host) or {}
+            backend = variables.get("fleet_lb_backend")
+            server = variables.get("fleet_lb_server") or host
+            if not backend:
+                problems[host] = "no fleet_lb_backend: name the HAProxy backend this host serves in"
+                continue
+            for node in read["nodes"]:
+                servers = (node.get("backends") or {}).get(backend)
+                if servers is None:
+                    problems[host] = "backend %s is unknown to the load balancer at %s" % (backend, node.get("socket"))
+                    break
+                if server not in servers:
+                    problems[host] = "server %s is not in backend %s at %s (servers there: %s)" % (
+                        server, backend, node.get("socket"), ", ".join(sorted(servers)) or "none")
+                    break
+    return problems

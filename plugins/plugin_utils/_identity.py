@@ -1,0 +1,192 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Who runs this, determined on the controller by every plugin that records it; and the run record of run_guard.
+
+Identity is never a variable: extra variables beat every other variable in Ansible, so a ``-e fleet_actor=...`` (or
+a ``-e`` of a registered result) could name anybody. Every action plugin that writes who did something (the audit
+record, history lines, lock holders, known-bad marks, release manifests, configuration snapshots) calls
+:func:`controller_operator` at the moment it writes, and ignores (with a warning) any name its task passes.
+
+AWX's user counts only when the job really runs under AWX: the environment variable ``JOB_ID`` equals the variable
+``awx_job_id`` AND ``AWX_PRIVATE_DATA_DIR`` names an existing directory (both are set by ansible-runner for every AWX
+job; neither is set by a plain ``ansible-playbook``). Outside AWX every ``awx_*`` variable is ignored, with a
+warning, and the controller's OS user (of the effective uid) is the operator. The AWX issue (16) refines the proof.
+
+The run record: ``run_guard`` issues the run id itself and writes ``<home>/.ansible/fleetops/runs/<run_id>.json``
+(directory 0700, file 0600, in the home directory of the effective uid): the run id, the operation (the literal of the
+playbook's guard task), the operator, the controller, the pid of the ansible-playbook process and, later, the fleet
+policy read with the fleet-wide lock and the guard's decision. Plugins read it by run id and accept it only when it
+was written by the same ansible-playbook process (its pid is the parent of every worker that runs a task), so a
+``-e fleet_run_id=<another run>`` is refused, and another OS user cannot read or write it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import socket
+import tempfile
+import time
+
+from ansible_collections.fleetops.release.plugins.module_utils._guard import AWX_VARS, GuardError, resolve_operator
+
+RUN_ID_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9]{1,12}")
+RUN_DIR_MODE = 0o700
+# Run records older than this are removed when a new run starts (they only matter while their run lasts).
+RUN_RECORD_MAX_AGE = 14 * 86400
+
+
+def os_user():
+    """The controller's OS user: the account of the effective uid (never $USER/$LOGNAME, which a caller can set)."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a container uid without a passwd entry
+        return "uid %d" % uid
+
+
+def controller_name():
+    """The controller's host name (what ``hostname`` prints), never a variable."""
+    return socket.gethostname() or "unknown"
+
+
+def awx_private_data_dir(environ=None):
+    """``AWX_PRIVATE_DATA_DIR`` when it names an existing directory, else None."""
+    environ = os.environ if environ is None else environ
+    value = environ.get("AWX_PRIVATE_DATA_DIR") or ""
+    return value if value and os.path.isdir(value) else None
+
+
+def controller_operator(task_vars, environ=None):
+    """``(operator, warnings)``: the operator of this run, as run_guard and every identity-recording plugin see it."""
+    environ = os.environ if environ is None else environ
+    task_vars = task_vars or {}
+    awx_vars = dict((name, task_vars.get(name)) for name in AWX_VARS)
+    return resolve_operator(os_user(), environ.get("JOB_ID"), awx_vars, awx_private_data_dir(environ))
+
+
+def holder_of(operator_name, run_id=None):
+    """A lock holder: ``<operator>@<controller> run <run_id>`` (the run part only with a run id)."""
+    holder = "%s@%s" % (operator_name, controller_name())
+    return "%s run %s" % (holder, run_id) if run_id else holder
+
+
+def override(args, name, value, display=None, what=None):
+    """Set ``args[name]`` to the truth; warn when the task passed something else. Returns the new args."""
+    args = dict(args)
+    given = args.get(name)
+    if given not in (None, "") and given != value and display is not None:
+        display.warning("%s: %s %r given by the task is ignored; the controller records %r (the operator is never a "
+                        "variable, see the trust model in the README)" % (what or "fleetops.release", name, given, value))
+    args[name] = value
+    return args
+
+
+# -- the run record ----------------------------------------------------------------------------------------------
+
+
+def runs_dir():
+    home = pwd.getpwuid(os.geteuid()).pw_dir
+    return os.path.join(home, ".ansible", "fleetops", "runs")
+
+
+def _ensure_runs_dir():
+    directory = runs_dir()
+    os.makedirs(directory, RUN_DIR_MODE, exist_ok=True)
+    info = os.lstat(directory)
+    if info.st_uid != os.geteuid():
+        raise GuardError("%s is not owned by the controller's user (uid %d): remove it, run_guard keeps its run records "
+                         "there" % (directory, os.geteuid()))
+    if info.st_mode & 0o077:
+        os.chmod(directory, RUN_DIR_MODE)
+    return directory
+
+
+def playbook_pid():
+    """The ansible-playbook process: every task runs in a worker forked from it."""
+    return os.getppid()
+
+
+def new_run_id(now=None):
+    now = time.time() if now is None else now
+    return "%s-%d" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)), int.from_bytes(os.urandom(4), "big") % 10 ** 9)
+
+
+def _record_path(run_id):
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id):
+        raise GuardError("run id %r was not issued by fleetops.release.run_guard (expected <UTC time>-<number>); do not "
+                         "set fleet_run_id, the guard names the run" % (run_id,))
+    return os.path.join(runs_dir(), run_id + ".json")
+
+
+def write_run_record(record):
+    """Write (create or replace) the run record atomically; 0600 in the 0700 runs directory."""
+    directory = _ensure_runs_dir()
+    path = _record_path(record["run_id"])
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-run-", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(record, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def prune_run_records(now=None):
+    """Remove run records older than RUN_RECORD_MAX_AGE (best effort)."""
+    now = time.time() if now is None else now
+    directory = runs_dir()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            if name.endswith(".json") and now - os.lstat(path).st_mtime > RUN_RECORD_MAX_AGE:
+                os.unlink(path)
+        except OSError:
+            pass
+
+
+def read_run_record(run_id):
+    """The run record of ``run_id`` written by run_guard in this very ansible-playbook process; GuardError otherwise."""
+    path = _record_path(run_id)
+    try:
+        info = os.lstat(path)
+        with open(path) as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        raise GuardError("run %s was not started by fleetops.release.run_guard on this controller (no run record %s); "
+                         "do not set fleet_run_id, the guard names the run" % (run_id, path))
+    except (OSError, ValueError) as exc:
+        raise GuardError("cannot read the run record %s: %s" % (path, exc))
+    if info.st_uid != os.geteuid() or not isinstance(record, dict) or record.get("run_id") != run_id:
+        raise GuardError("the run record %s is not a record of run %s written by this user" % (path, run_id))
+    if record.get("pid") != playbook_pid():
+        raise GuardError("run %s was started by another ansible-playbook process (pid %s, this one is %d): a run id "
+                         "cannot be reused; do not set fleet_run_id, the guard names the run"
+                         % (run_id, record.get("pid"), playbook_pid()))
+    return record
+
+
+def update_run_record(run_id, **changes):
+    record = read_run_record(run_id)
+    record.update(changes)
+    write_run_record(record)
+    return record
+
+
+def with_operator(args, task_vars, name, display=None, what=None):
+    """``args`` with ``args[name]`` set to the controller's operator (for action plugins that record who did it)."""
+    operator, _warnings = controller_operator(task_vars)
+    return override(args, name, operator["name"], display, what)

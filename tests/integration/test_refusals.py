@@ -1,0 +1,157 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Refusals come before any change (issue 14, section 4), and a run puts back in rotation a host an earlier run left
+drained (section 5): the real playbooks over SSH against the test fleet.
+
+"Nothing changed" is read from the hosts themselves: the release directories, the history files, the host locks, and
+every region's HAProxy.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from test_release_lifecycle import DEPLOY, ROLLBACK, currents, deploy, history_lengths, names, play
+from test_waves import lb_statuses
+
+pytestmark = pytest.mark.fleet
+
+
+def host_state(fleet):
+    """What a refused run must leave as it was: per host its releases, history length and lock; the LB states."""
+    state = {}
+    for name in names(fleet):
+        releases = fleet.host_path(name, "/srv/app/releases")
+        state[name] = {
+            "releases": sorted(os.listdir(releases)) if releases.is_dir() else [],
+            "locked": fleet.host_path(name, "/srv/app/.fleet/lock").exists(),
+        }
+    return {"hosts": state, "history": history_lengths(fleet), "current": currents(fleet), "lb": lb_statuses(fleet)}
+
+
+def run(fleet, playbook, *args, **extra_vars):
+    proc = fleet.ansible_playbook(playbook, *args, extra_vars=extra_vars)
+    return proc, proc.stdout + proc.stderr
+
+
+def deploy_n3(fleet, releases, *args, **extra_vars):
+    path, sha = releases["n-3"]
+    return run(fleet, DEPLOY, *args, fleet_release="n-3", fleet_artifact=str(path), fleet_artifact_sha256=sha, **extra_vars)
+
+
+def extra_inventory(tmp_path, data):
+    """A second inventory source merged over the fleet's (ansible-playbook -i twice)."""
+    path = tmp_path / "extra.yml"
+    path.write_text(yaml.safe_dump(data))
+    return ("-i", str(path))
+
+
+@pytest.fixture(scope="module", name="releases")
+def fixture_releases(fleet):
+    return {release_id: fleet.build_release(release_id) for release_id in ("n-1", "n-2", "n-3")}
+
+
+@pytest.fixture(scope="module", name="on_n2")
+def fixture_on_n2(fleet, releases):
+    """Every host on n-2 with n-1 before it (so that a rollback has a target), all in rotation."""
+    for release_id in ("n-1", "n-2"):
+        proc, out = deploy(fleet, releases, release_id, extra_vars={"fleet_allow_bad_release": True})
+        assert proc.returncode == 0, out
+    assert set(currents(fleet).values()) == {"n-2"}
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ({"fleet_waves": [0.5]}, "the waves cannot be planned"),
+    ({"fleet_waves": []}, "the waves cannot be planned"),
+    ({"fleet_waves": [0]}, "the waves cannot be planned"),
+    ({"fleet_waves": [-1]}, "the waves cannot be planned"),
+    ({"fleet_min_healthy": 5}, "min_healthy 5 keeps"),
+    ({"fleet_max_fail": "abc"}, "fleet_max_fail is 'abc'"),
+    ({"fleet_strategy": "yolo"}, "fleet_strategy is 'yolo': it must be one of rolling, blue_green"),
+    ({"fleet_keep_releases": -1}, "fleet_keep_releases is -1"),
+    ({"fleet_keep_releases": "abc"}, "fleet_keep_releases is 'abc'"),
+    ({"fleet_config_paths": ["/etc/fleetapp/../shadow"]}, "'..'"),
+    ({"fleet_release": "n-3\n"}, "fleet_release: release id 'n-3\\n'"),
+])
+def test_a_bad_input_is_refused_once_before_any_change(fleet, releases, on_n2, extra, needle):
+    before = host_state(fleet)
+    proc, out = deploy(fleet, releases, "n-3", extra_vars=extra)
+    assert proc.returncode != 0, out
+    # One refusal, without ansible-core's templating prefixes or a "caused by" copy: the default callback shows a
+    # failed task's message twice (its [ERROR] line and the result), no more.
+    assert out.count(needle) <= 2, out
+    assert "Finalization of task args" not in out and "caused by" not in out
+    assert host_state(fleet) == before
+
+
+def test_a_rollback_with_a_bad_input_is_refused_before_any_change(fleet, on_n2):
+    before = host_state(fleet)
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_strategy": "yolo", "fleet_reason": "test"})
+    assert proc.returncode != 0 and out.count("fleet_strategy is 'yolo'") <= 2, out
+    assert host_state(fleet) == before
+
+
+def test_a_host_in_two_region_groups_is_refused_naming_both(fleet, releases, on_n2, tmp_path):
+    host = fleet.hosts_in("us")[0].name
+    before = host_state(fleet)
+    proc, out = deploy_n3(fleet, releases, *extra_inventory(tmp_path, {"all": {"children": {"fleet": {"children": {
+        "eu": {"hosts": {host: None}}}}}}}))
+    assert proc.returncode != 0, out
+    assert "host %s is in 2 region groups (eu, us)" % host in out
+    assert host_state(fleet) == before
+
+
+def test_an_unknown_lb_server_stops_a_rollback_before_the_first_switch(fleet, on_n2, tmp_path):
+    host = fleet.hosts_in("eu")[-1].name
+    before = host_state(fleet)
+    proc, out = run(fleet, ROLLBACK, *extra_inventory(tmp_path, {"all": {"hosts": {host: {"fleet_lb_server": "nope"}}}}),
+                    fleet_reason="test")
+    assert proc.returncode != 0, out
+    assert "%s: server nope is not in backend app" % host in out
+    # Nothing switched, nothing drained, and a refused run leaves no line in any host's history.
+    assert host_state(fleet) == before
+
+
+def test_an_unreachable_lb_socket_stops_a_deploy_before_the_unpack(fleet, releases, on_n2, tmp_path):
+    before = host_state(fleet)
+    proc, out = deploy_n3(fleet, releases, *extra_inventory(tmp_path, {"all": {"children": {"fleet": {"children": {
+        "ap": {"vars": {"fleet_lb_socket": str(tmp_path / "missing.sock")}}}}}}}))
+    assert proc.returncode != 0, out
+    assert "missing.sock" in out
+    assert host_state(fleet) == before  # no host has releases/n-3
+
+
+def test_a_host_that_fails_its_unpack_stops_the_run_naming_it(fleet, releases, on_n2, tmp_path):
+    host = fleet.hosts_in("ap")[-1].name
+    before = host_state(fleet)
+    # A wrong checksum for one host only (a host variable: an extra var would apply to every host).
+    proc, out = run(fleet, DEPLOY, *extra_inventory(tmp_path, {"all": {"hosts": {host: {"fleet_artifact_sha256": "0" * 64}}}}),
+                    fleet_release="n-4", fleet_artifact=str(releases["n-3"][0]))
+    assert proc.returncode != 0, out
+    assert "HostVarsVars" not in out and "has no attribute" not in out, out
+    assert "unpacking failed on %s" % host in out
+    assert "checksum mismatch" in out
+    assert currents(fleet) == before["current"]
+
+
+def test_a_host_left_drained_is_put_back_in_rotation_by_the_next_run(fleet, releases, on_n2):
+    host = fleet.hosts_in("eu")[0].name
+    fleet.lb_command("eu", "set server app/%s state drain" % host)
+    assert lb_statuses(fleet)[host] == "DRAIN"
+    proc, out = deploy(fleet, releases, "n-2", extra_vars={"fleet_allow_bad_release": True})
+    assert proc.returncode == 0, out
+    assert lb_statuses(fleet)[host] == "UP", out
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+    assert set(currents(fleet).values()) == {"n-2"}
+
+
+def test_the_playbooks_run_the_input_check_first(fleet):
+    for playbook in (DEPLOY, ROLLBACK):
+        with open(playbook, encoding="utf-8") as handle:
+            first_play = yaml.safe_load(handle)[0]
+        assert first_play["tasks"][0]["ansible.builtin.import_role"]["tasks_from"] == "inputs"
