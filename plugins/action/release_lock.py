@@ -3,7 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """release_lock with the holder and the history's actor determined on the controller, and the fleet policy parsed
-there and kept in the run record (trust model: plugin_utils/_identity.py)."""
+there and kept in the run record (trust model: plugin_utils/_identity.py). The lock records the ansible-playbook
+process of its run; a lock whose process is provably gone (this controller, the process no longer exists) is broken
+here, with a warning, instead of stopping the next run."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._guard import GuardError, parse_policy
+from ansible_collections.fleetops.release.plugins.module_utils._lock import holder_gone
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 MODULE = "fleetops.release.release_lock"
@@ -71,7 +74,17 @@ class ActionModule(ActionBase):
         except GuardError as exc:
             raise AnsibleActionFail("%s: %s" % (MODULE, to_text(exc)))
         args = lock_args(args, operator, run_record, self._display, run_id)
+        if args.get("state", "present") == "present":
+            # The process that holds the lock, for the next run's proof that it is gone; breaking a lock of a gone
+            # process is this plugin's own decision, never the task's.
+            args = _identity.override(args, "process", _identity.process_identity(), self._display, MODULE)
+        if args.pop("break_gone", None) is not None:
+            self._display.warning("%s: break_gone given by the task is ignored; the controller breaks a lock only when "
+                                  "its process is provably gone (break a lock by hand with break_run)" % MODULE)
+        base = dict(result)
         result.update(self._execute_module(module_name=MODULE, module_args=args, task_vars=task_vars))
+        if args.get("state", "present") == "present":
+            result = self._break_if_gone(base, result, args, task_vars)
         if read_policy and not result.get("failed") and isinstance(result.get("policy"), dict):
             host = self._task.delegate_to or task_vars.get("inventory_hostname")
             try:
@@ -85,6 +98,26 @@ class ActionModule(ActionBase):
                 return result
             result["policy"] = stored
         return result
+
+    def _break_if_gone(self, base, result, args, task_vars):
+        """A lock refused because another run holds it, whose ansible-playbook process is provably gone (this
+        controller, its pid no longer exists or was reused): take it again, breaking exactly that lock, and say so.
+        The proof needs this controller's process table, so it is made here and handed to the module."""
+        held = result.get("held")
+        if not result.get("failed") or not isinstance(held, dict):
+            return result
+        gone, why = holder_gone(held, args["process"], _identity.probe_process)
+        if not gone:
+            return result
+        retry = dict(args, break_gone={"run_id": held.get("run_id"), "process": held["process"]})
+        again = dict(base)
+        again.update(self._execute_module(module_name=MODULE, module_args=retry, task_vars=task_vars))
+        if again.get("failed"):
+            return again
+        if isinstance(again.get("broken"), dict):
+            again["broken"] = dict(again["broken"], broken_because=why)
+        self._display.warning("%s%s" % (why, " (check mode: it would be)" if self._task.check_mode else ""))
+        return again
 
     @staticmethod
     def _keep_policy(run_id, host, raw):

@@ -23,6 +23,7 @@ ARGUMENT_SPEC = {
     "wave_pause": {"type": "raw", "default": 0},
     "keep_releases": {"type": "raw"},
     "config_paths": {"type": "raw", "default": []},
+    "config_templates": {"type": "raw", "default": []},
 }
 
 

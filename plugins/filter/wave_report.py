@@ -18,6 +18,9 @@ description:
   - V(switch) records a batch after its hosts were drained, put live and checked; the report's C(live) lists the
     hosts to enable. V(enable) records the enable step and settles the batch. V(gates) records region gates.
     V(hook) records a failed wave hook. V(merge) records outcomes decided elsewhere (blue/green flips). V(finish) closes the report (status, time to recover).
+  - V(deadline), before each batch of the walk, keeps the run's C(deadline) (its C(started) plus O(timeout)) in the
+    report; past it the run stops and fails with a failure naming the deadline (phase C(deadline)), and a deploy's
+    C(revert) lists every host it touched.
   - V(summary) returns the summary table of a report as text instead of a report.
   - A failure counts against the report's C(max_fail); beyond it the report is C(stopped), and C(revert) lists the
     hosts to put back (for a deploy).
@@ -32,7 +35,7 @@ options:
   event:
     description: The step to record.
     type: str
-    choices: [start, switch, enable, gates, hook, merge, finish, summary]
+    choices: [start, switch, enable, gates, hook, merge, finish, deadline, summary]
     required: true
   now:
     description: The time of the step, seconds since the epoch (C(now().timestamp())). Required except for V(summary).
@@ -54,8 +57,13 @@ options:
     description: For V(start), the plan from P(fleetops.release.wave_plan#filter).
     type: list
     elements: dict
+  timeout:
+    description:
+      - For V(deadline), the run's time limit in seconds from its start (C(fleet_run_timeout)); V(0) means no deadline.
+        Whole seconds, as a number or a string of digits.
+    type: raw
   batch:
-    description: For V(switch), V(enable) and V(gates), the batch of the plan.
+    description: For V(switch), V(enable) and V(gates), the batch of the plan; for V(deadline), the batch about to start.
     type: dict
   phase:
     description: For V(switch) and V(enable), V(forward) or V(revert).
@@ -118,6 +126,7 @@ EVENT_OPTIONS = {
     "hook": ("hook", "failure", "now"),
     "merge": ("hosts", "failures", "now"),
     "finish": ("now",),
+    "deadline": ("timeout", "now", "batch"),
 }
 
 
@@ -136,7 +145,8 @@ def wave_report(report, event, **options):
             raise AnsibleFilterError("wave_report: unknown event %r: use one of start, %s, summary"
                                      % (event, ", ".join(EVENT_OPTIONS)))
         names = EVENT_OPTIONS[event]
-        missing = [name for name in names if name not in options and name not in ("drain", "enable", "failure", "failures")]
+        optional = ("drain", "enable", "failure", "failures") + (("batch",) if event == "deadline" else ())
+        missing = [name for name in names if name not in options and name not in optional]
         if missing:
             raise AnsibleFilterError("wave_report: %s needs %s" % (event, ", ".join(missing)))
         args = [float(options[name]) if name == "now" else options.get(name) for name in names]
@@ -145,6 +155,8 @@ def wave_report(report, event, **options):
         if event == "merge":
             return _wave_report.merge(report, *args, stop=bool(options.get("stop")))
         return _wave_report.EVENTS[event](report, *args)
+    except _wave_report.WaveReportError as exc:
+        raise AnsibleFilterError("wave_report: %s: %s" % (event, exc))
     except (KeyError, TypeError, ValueError) as exc:
         raise AnsibleFilterError("wave_report: %s: this report or result is not what the waves produce (%s)"
                                  % (event, exc))

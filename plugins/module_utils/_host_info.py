@@ -10,11 +10,18 @@ import os
 import stat
 
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, utc_now
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, run_effects, utc_now
+
+# The runs a read reports (the newest ones), and how many history lines it reads to find them: enough for an
+# interrupted run to be among them (a run leaves at most a few lines per host: switch, revert, mark, run).
+RUNS_REPORTED = 5
+RUNS_HISTORY_LINES = 200
 
 
-def host_info(app_root, release=None, allow_bad=False, history_lines=0):
-    """Releases, state, lock, rollback target (``release`` names one to check) and the newest history lines."""
+def host_info(app_root, release=None, allow_bad=False, history_lines=0, config_paths=()):
+    """Releases, state, lock, rollback target (``release`` names one to check), the newest history lines, what the
+    newest runs did on this host (``runs``, see _release_store.run_effects) and which of ``config_paths`` do not
+    exist (``config_missing``: a deploy refuses them before any change, a typo would snapshot nothing)."""
     store = ReleaseStore(app_root)
     status = store.status()
     releases = store.releases()
@@ -24,6 +31,7 @@ def host_info(app_root, release=None, allow_bad=False, history_lines=0):
         item["bad"] = item["id"] in status["bad"]
     target, reason = store.rollback_target(release, allow_bad=allow_bad)
     lock = FileLock(store.lock_path).read()
+    history = store.history(limit=max(history_lines, RUNS_HISTORY_LINES))
     return {
         "exists": store.current() is not None or bool(releases),
         "current": status["current"],
@@ -37,7 +45,10 @@ def host_info(app_root, release=None, allow_bad=False, history_lines=0):
         "lock_expired": bool(lock) and is_expired(lock, utc_now()),
         "rollback_target": target,
         "rollback_target_reason": reason,
-        "history": store.history(limit=history_lines) if history_lines > 0 else [],
+        "history": history[-history_lines:] if history_lines > 0 else [],
+        # What the newest runs did here, and whether each finished: an interrupted run is undone from this.
+        "runs": run_effects(history, status["pending"])[-RUNS_REPORTED:],
+        "config_missing": [path for path in config_paths or () if not os.path.lexists(path)],
     }
 
 

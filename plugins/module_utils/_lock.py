@@ -14,6 +14,7 @@ import datetime
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 
 from ansible_collections.fleetops.release.plugins.module_utils._atomic import atomic_write_json, fsync_dir, read_json
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import (
@@ -50,6 +51,43 @@ def how_to_break(lock):
     return "; ".join(ways)
 
 
+def holder_gone(lock, here, probe):
+    """``(gone, why)``: whether the process that holds ``lock`` is provably gone.
+
+    ``here`` is the caller's own process identity (``controller``, ``boot_id``, ``pid_ns``), ``probe(pid)`` returns
+    ``(alive, start)`` from the caller's process table. Proof needs the lock's ``process`` (controller, pid, start,
+    boot, pid namespace) to name this controller in this boot and pid namespace: only there does the caller see the
+    holder's process table. Then the holder is gone when its pid no longer exists, or now belongs to a process that
+    started at another time (the pid was reused). Anything less (another controller, another boot or namespace, a live
+    pid whose start cannot be read, a lock without a process) is no proof: the lock stays.
+    """
+    process = lock.get("process") if isinstance(lock, Mapping) else None
+    if not isinstance(process, Mapping):
+        return False, "the lock records no process"
+    pid = process.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not process.get("controller"):
+        return False, "the lock records no usable process"
+    controller = process["controller"]
+    if controller != here.get("controller"):
+        return False, "held from controller %s, whose processes cannot be seen from %s" % (controller, here.get("controller"))
+    for key, what in (("boot_id", "boot"), ("pid_ns", "pid namespace")):
+        if process.get(key) != here.get(key):
+            return False, "held by pid %d in another %s of %s (another machine or container of that name?)" % (pid, what, controller)
+    alive, start = probe(pid)
+    if not alive:
+        return True, "the lock of run %s held by pid %d on %s was broken: that process is gone" % (lock.get("run_id"), pid, controller)
+    if start is not None and process.get("start") is not None and start != process["start"]:
+        return True, ("the lock of run %s held by pid %d on %s was broken: that process is gone (pid %d now belongs to "
+                      "another process, started at another time)" % (lock.get("run_id"), pid, controller, pid))
+    return False, "pid %d on %s is still running" % (pid, controller)
+
+
+def same_process_lock(lock, gone):
+    """Whether ``lock`` is the lock found gone (``gone``: its ``run_id`` and ``process``)."""
+    return (isinstance(lock, Mapping) and isinstance(gone, Mapping) and isinstance(lock.get("process"), Mapping)
+            and lock.get("run_id") == gone.get("run_id") and lock.get("process") == gone.get("process"))
+
+
 def is_expired(lock, now):
     expires = lock.get("expires_at")
     return bool(expires) and parse_isoformat(expires) <= now
@@ -69,9 +107,11 @@ class FileLock:
             return {"holder": "<unreadable lock file %s>" % self.path, "since": None, "expires_at": None}
 
     def acquire(self, holder, reason=None, ttl=None, run_id=None, break_expired=False, check_mode=False, now=None,
-                break_run=None):
+                break_run=None, process=None, break_gone=None):
         """Take the lock. Returns ``(changed, lock, broken)``; ``broken`` is the lock that was replaced: an expired one
-        (``break_expired``), or the lock of the run named by ``break_run`` (a run known to have ended)."""
+        (``break_expired``), the lock of the run named by ``break_run`` (a run known to have ended), or the lock
+        ``break_gone`` names (its ``run_id`` and ``process``), whose process the caller found gone (:func:`holder_gone`).
+        ``process`` (the holder's controller, pid, start, boot and pid namespace) is kept in the lock for that proof."""
         if not holder:
             raise FleetError("a lock holder name is required")
         now = now or utc_now()
@@ -79,12 +119,16 @@ class FileLock:
             "holder": holder, "reason": reason, "run_id": run_id, "since": isoformat(now),
             "expires_at": isoformat(now + datetime.timedelta(seconds=ttl)) if ttl else None,
         }
+        if process:
+            record["process"] = dict(process)
         existing = self.read()
         broken = None
         if existing is not None:
             if existing.get("holder") == holder:
                 return False, existing, None
             if break_run and existing.get("run_id") == break_run:
+                broken = existing
+            elif break_gone is not None and same_process_lock(existing, break_gone):
                 broken = existing
             elif not is_expired(existing, now):
                 raise LockHeld("%s is locked by %s; wait for that run to finish; %s"

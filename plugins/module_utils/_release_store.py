@@ -138,6 +138,119 @@ def extract_tarball(path, dest, name=None, max_unpacked=None):
         raise ArtifactError("cannot unpack %s: %s (is it a complete .tar.gz?)" % (name, " ".join(str(exc).split())))
 
 
+# -- runs that did not finish ----------------------------------------------------------------------------------
+
+# History lines that are not switches although they carry a run id (known-bad marks).
+_MARK_OPERATIONS = ("mark_bad", "mark_good")
+
+
+def run_effects(history, pending=None):
+    """What each run did on one host, from its history (oldest first) and its unfinished operation ``pending``.
+
+    Returns a list, oldest run first, of ``{run_id, operation, time, from, to, switched, finished}``: ``from`` is the
+    release the run's first switch left (where the run found the host), ``to`` the one its last switch reached,
+    ``finished`` whether the run's line (event "run", written when it released the host's lock) is there, ``time`` the
+    run's newest line. A pending operation whose run left no line (killed before its switch) is a run too.
+    """
+    runs = {}
+    for line in history or ():
+        if not isinstance(line, dict) or not line.get("run_id"):
+            continue
+        run = runs.setdefault(line["run_id"], {"run_id": line["run_id"], "operation": None, "time": None, "from": None, "to": None,
+                                               "switched": False, "finished": False})
+        run["time"] = line.get("time") or run["time"]
+        if line.get("event") == "run":
+            run["finished"] = True
+            # The run line names the run's own operation ("deploy"); a deploy's revert switches as "rollback".
+            run["operation"] = line.get("operation") or run["operation"]
+        elif "to" in line and line.get("operation") not in _MARK_OPERATIONS:
+            if not run["switched"]:
+                run["from"] = line.get("from")
+                run["operation"] = run["operation"] or line.get("operation")
+            run["switched"] = True
+            run["to"] = line.get("to")
+    if isinstance(pending, dict) and pending.get("run_id") and pending["run_id"] not in runs:
+        runs[pending["run_id"]] = {"run_id": pending["run_id"], "operation": pending.get("operation"), "time": pending.get("since"),
+                                   "from": None, "to": None, "switched": False, "finished": False}
+    return sorted(runs.values(), key=lambda run: (run["time"] or "", run["run_id"]))
+
+
+def _is_rollback(operation):
+    return "rollback" in str(operation or "")
+
+
+def interrupted_run(reads):
+    """The run that last touched these hosts, when it did not finish: ``{run_id, operation}``, else None.
+
+    ``reads`` maps each host to its read (module_utils._host_info.host_info: ``runs``). The last run is the one with
+    the newest history line on any host; it did not finish when a host has its switch (or its pending operation) but
+    not its run line: it was killed, or lost the host, before it released that host's lock.
+    """
+    newest = {}
+    for read in reads.values():
+        for run in (read or {}).get("runs") or ():
+            known = newest.get(run["run_id"])
+            if known is None or (run["time"] or "") > (known["time"] or ""):
+                newest[run["run_id"]] = dict(run, operation=run.get("operation") or (known or {}).get("operation"))
+            elif not known.get("operation"):
+                known["operation"] = run.get("operation")
+    if not newest:
+        return None
+    last = max(newest.values(), key=lambda run: (run["time"] or "", run["run_id"]))
+    for read in reads.values():
+        for run in (read or {}).get("runs") or ():
+            if run["run_id"] == last["run_id"] and not run["finished"]:
+                return {"run_id": last["run_id"], "operation": last["operation"]}
+    return None
+
+
+def interrupted_run_targets(reads):
+    """The automatic rollback target of each host after an interrupted run, or None when the last run finished.
+
+    Returns ``{run_id, operation, to, targets: {host: {target, reason}}}``. An interrupted deploy (any run but a
+    rollback) is undone: each host it switched goes back to where that run found it (the ``from`` of its first switch
+    there), each host it did not switch stays where it is. An interrupted rollback is finished instead of undone (going
+    back would put the release it left, marked bad, live again): the hosts it switched stay on what it reached, the
+    others go to the same release when the hosts it switched agree on one, else to their own automatic target.
+    A target that is marked bad or missing on a host leaves that host without a target, and the reason says why.
+    """
+    run = interrupted_run(reads)
+    if run is None:
+        return None
+    run_id, rollback = run["run_id"], _is_rollback(run["operation"])
+    effects = {host: next((item for item in (read or {}).get("runs") or () if item["run_id"] == run_id), None) for host, read in reads.items()}
+    reached = sorted({effect["to"] for effect in effects.values() if effect and effect["switched"] and effect["to"]})
+    resume = reached[0] if rollback and len(reached) == 1 else None
+    targets = {}
+    for host, read in reads.items():
+        read = read or {}
+        effect = effects[host] or {}
+        current = read.get("current")
+        if rollback:
+            if effect.get("switched"):
+                target, reason = effect["to"], "the interrupted rollback run %s already brought this host to %s" % (run_id, effect["to"])
+            elif resume is not None:
+                target, reason = resume, "finishing the interrupted rollback run %s (it brought other hosts to %s)" % (run_id, resume)
+            else:
+                target, reason = read.get("rollback_target"), read.get("rollback_target_reason")
+        elif effect.get("switched"):
+            target, reason = effect["from"], "where the interrupted %s run %s found this host" % (run["operation"] or "", run_id)
+            if target is None:
+                reason = "the interrupted run %s installed this host's first release; there is nothing to go back to" % run_id
+        else:
+            target, reason = current, "the interrupted %s run %s did not switch this host; it stays on %s" % (
+                run["operation"] or "", run_id, current)
+            if current is None:
+                reason = "no release is current on this host"
+        bad = read.get("bad") or {}
+        if target is not None and target in bad and target != current:
+            target, reason = None, "%s; name a target with fleet_release (and allow it with %s)" % (describe_bad(target, bad[target]), ALLOW_BAD_HINT)
+        elif target is not None and read.get("release_ids") is not None and target not in read["release_ids"]:
+            target, reason = None, "%s (%s) does not exist or is unfinished on this host; name a target with fleet_release" % (target, reason)
+        targets[host] = {"target": target, "reason": reason}
+    return {"run_id": run_id, "operation": run["operation"], "to": resume, "targets": targets}
+
+
 class ReleaseStore:
     """Read and change the release layout under one ``app_root``."""
 

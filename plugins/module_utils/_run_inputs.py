@@ -84,7 +84,7 @@ def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
 
 def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
-                     config_paths=(), members=None):
+                     config_paths=(), config_templates=(), members=None):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -118,6 +118,12 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                 validate_config_path(path, "fleet_config_paths[%d]" % index)
             except SnapshotError as exc:
                 problems.append(str(exc))
+    # Configuration paths that must exist on every host before a deploy: not those a template creates (its dest is the
+    # path or lies below it).
+    dests = [item.get("dest") for item in config_templates or () if isinstance(item, Mapping) and isinstance(item.get("dest"), str)]
+    must_exist = [path for path in config_paths if isinstance(path, str)
+                  and not any(dest == path or dest.startswith(path.rstrip("/") + "/") for dest in dests)] \
+        if isinstance(config_paths, (list, tuple)) else []
     if not hosts:
         problems.append("the play has no host: check the inventory and --limit")
     regions, region_problems = hosts_by_region(hosts, hostvars, groups)
@@ -148,6 +154,7 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
         "wave_pause": wave_pause,
         "keep_releases": keep_releases,
         "regions": regions,
+        "config_paths_to_check": must_exist if operation == "deploy" else [],
         "waves": len(plan),
         "batches": sum(len(wave["batches"]) for wave in plan),
     }

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 OUTCOME_PENDING = "pending"
 OUTCOME_UNCHANGED = "unchanged"
+# A host an earlier run left drained, already healthy on its target: this run only put it back in rotation.
+BACK_IN_ROTATION = "back in rotation"
 # The order in which a host's steps are judged: the first failed one names the failure.
 STEPS = ("drain", "hook", "unreachable", "switch", "health checks", "enable")
 
@@ -121,6 +123,9 @@ def start(run, hosts, plan, now):
             "touched": False,
             "unreachable": False,
         }
+        if row.get("out_of_rotation"):
+            # Left drained (or in maintenance) by an earlier run: this run puts it back in rotation.
+            report["hosts"][host]["out_of_rotation"] = True
     return report
 
 
@@ -172,6 +177,11 @@ def _revert_hosts(report):
         if row["outcome"].endswith(" failed") or report["stopped"]:
             revert.append(host)
     return revert
+
+
+def _only_out_of_rotation(row):
+    """Whether the run had nothing to do on this host but put it back in rotation (no other release to put live)."""
+    return bool(row.get("out_of_rotation")) and bool(row.get("to")) and row.get("from") == row.get("to")
 
 
 def record_switch(report, batch, phase, drain, host_results, now, started=None):
@@ -234,7 +244,7 @@ def record_enable(report, batch, phase, enable, now):
         elif step:
             row["outcome"] = "%s failed" % step
         else:
-            row["outcome"] = "reverted" if phase == "revert" else "switched"
+            row["outcome"] = "reverted" if phase == "revert" else BACK_IN_ROTATION if _only_out_of_rotation(row) else "switched"
         if phase == "revert" and not step:
             row["reverted"] = True
         row["finished"] = now
@@ -288,6 +298,38 @@ def merge(report, hosts, failures, now, stop=False):
     return report
 
 
+def run_timeout(value, name="fleet_run_timeout"):
+    """``value`` as whole seconds >= 0 (ints and digit strings, not bools or floats); WaveReportError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        number = None
+    if number is None or number < 0:
+        raise WaveReportError("%s is %r: it must be a whole number of seconds, 0 for no deadline" % (name, value))
+    return number
+
+
+def check_deadline(report, timeout, now, batch=None):
+    """Before a batch of the walk: the run's deadline is its start plus ``timeout`` seconds (``fleet_run_timeout``;
+    0: none), kept in the report as ``deadline``. Past it, no further batch starts: the run stops and fails with a
+    failure naming the deadline, and a deploy reverts every host it touched (``revert``), whatever the failure budget.
+    A run that has already stopped is left as it is."""
+    timeout = run_timeout(timeout)
+    report = _copy(report)
+    started = float(report.get("started") or now)
+    report["deadline"] = started + timeout if timeout else None
+    if report["deadline"] is None or now < report["deadline"] or report.get("stopped"):
+        return report
+    wave = (batch or {}).get("wave")
+    message = ("the run passed its deadline: fleet_run_timeout=%d s after its start, %.0f s ago; no further batch "
+               "started%s" % (timeout, now - started, " (wave %s was next)" % wave if wave is not None else ""))
+    _count_failures(report, [{"host": "(run)", "region": "", "phase": "deadline", "wave": wave, "message": message}],
+                    now, stop=True)
+    return report
+
+
 def finish(report, now):
     """The run is over: status, end of the last phase, and the time to recover."""
     report = _copy(report)
@@ -335,4 +377,4 @@ def summary(report):
 
 
 EVENTS = {"switch": record_switch, "enable": record_enable, "gates": record_gates, "hook": record_hook,
-          "merge": merge, "finish": finish}
+          "merge": merge, "finish": finish, "deadline": check_deadline}

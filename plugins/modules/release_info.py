@@ -21,6 +21,8 @@ description:
     newest older release that is not marked bad, and RV(rollback_target_reason) names the releases that were skipped.
     A named O(release) that is marked bad is the target only with O(allow_bad=true); otherwise there is no target and
     the reason says who marked it bad, when and why.
+  - RV(runs) says what the newest runs did on the host and whether each finished, so that a rollback after an
+    interrupted run can return each host to where that run found it.
   - When there is no rollback target, RV(rollback_target) is V(null) and RV(rollback_target_reason) says why; the module
     itself does not fail, so a playbook can collect every host's answer before deciding.
 extends_documentation_fragment:
@@ -148,6 +150,19 @@ rollback_target_reason:
   returned: always
   type: str
   sample: newest release older than 2026.11.26-1
+runs:
+  description:
+    - What the newest runs (up to five) did on this host, oldest first, read from its history and its unfinished
+      operation. C(from) is the release the run's first switch left (where the run found the host), C(to) the one its
+      last switch reached, C(switched) whether it switched the host at all, C(finished) whether its run line (written when
+      it released the host's lock) is there, C(time) its newest line.
+    - A run that switched a host and did not finish was interrupted (C(kill -9), a lost controller or host);
+      C(playbooks/rollback.yml) then returns each host to where that run found it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"run_id": "20261126T210405Z-4821", "operation": "deploy", "time": "2026-11-26T21:05:10Z", "from": "2026.11.20-3",
+            "to": "2026.11.26-1", "switched": true, "finished": false}]
 history:
   description: The newest lines of C(.fleet/history.jsonl), oldest first.
   returned: always

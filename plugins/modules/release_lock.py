@@ -19,8 +19,10 @@ description:
   - A lock held by somebody else is refused with that holder's name, reason and times. The same holder taking it again
     changes nothing.
   - An expired lock is broken only with O(break_expired=true), the lock of a run that has ended only with
-    O(break_run) naming that run; the broken lock is returned as RV(broken) and kept inside the new lock record
-    (C(broke)) so the break can be audited. No other lock is ever broken by this module.
+    O(break_run) naming that run, and the lock of a run whose C(ansible-playbook) process is provably gone (same
+    controller, its process no longer exists) by the action plugin itself (O(break_gone)), with a warning; the broken
+    lock is returned as RV(broken) and kept inside the new lock record (C(broke)) so the break can be audited. No other
+    lock is ever broken by this module.
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.attributes
@@ -75,6 +77,25 @@ options:
         releasing it (interrupted, or the host was unreachable when the run unlocked). The broken lock is returned and
         kept inside the new lock record.
     type: str
+  process:
+    description:
+      - The process that holds the lock, kept in the lock record (C(process)) so that the next run on the same
+        controller can prove it gone. It holds C(controller) (host name), C(pid) and C(start) (start time in clock ticks after
+        boot) of the C(ansible-playbook) process, C(boot_id) and C(pid_ns) (the boot and the pid namespace in which that
+        pid means something).
+      - Set by the action plugin of this module on the controller when the lock is taken; a value the task passes is
+        ignored, with a warning.
+    type: dict
+  break_gone:
+    description:
+      - Internal, set by the action plugin only (a value the task passes is ignored, with a warning). Replace the lock
+        when it is exactly this one (the same C(run_id) and C(process)), expired or not.
+      - The action plugin sets it after this module refused a lock whose holder is provably gone (the lock records this
+        controller, in this boot and pid namespace, and a pid that no longer exists there, or that now belongs to a
+        process started at another time). That check needs the controller's process table, so it is made on the
+        controller, never on the host that keeps the lock. The break is returned as RV(broken) and kept in the new
+        lock (C(broke)), like a break with O(break_run).
+    type: dict
   force:
     description:
       - With O(state=absent), release the lock even when another holder has it.
@@ -96,6 +117,13 @@ options:
           - Accept a named O(read.release) that is marked bad, as O(fleetops.release.release_info#module:allow_bad).
         type: bool
         default: false
+      config_paths:
+        description:
+          - Configuration paths whose existence to check; those that do not exist are returned in
+            C(info.config_missing).
+        type: list
+        elements: str
+        default: []
   read_policy:
     description:
       - With O(path) and O(state=present), also read the fleet policy C(/etc/fleetops/policy.yml) on this host, in the
@@ -179,7 +207,8 @@ lock:
   returned: always
   type: dict
   sample: {"holder": "alice run 20261126T210405Z-4821", "reason": "rollback", "since": "2026-11-26T21:04:05Z",
-           "expires_at": "2026-11-26T21:34:05Z", "run_id": "20261126T210405Z-4821"}
+           "expires_at": "2026-11-26T21:34:05Z", "run_id": "20261126T210405Z-4821",
+           "process": {"controller": "ops-1", "pid": 4821, "start": 912345, "boot_id": "0b5c...", "pid_ns": "pid:[4026531836]"}}
 previous:
   description: The lock that was released or broken, if any.
   returned: always
@@ -187,8 +216,10 @@ previous:
   sample: {"holder": "bob run 20261126T180000Z-1", "since": "2026-11-26T18:00:00Z", "expires_at": "2026-11-26T18:30:00Z"}
 broken:
   description:
-    - The lock record of another holder that was broken (expired with O(break_expired), or of the run named by
-      O(break_run)), for the audit; V(null) when no lock was broken. It is also kept in the new lock as C(broke).
+    - The lock record of another holder that was broken (expired with O(break_expired), of the run named by
+      O(break_run), or of a run whose process is gone), for the audit; V(null) when no lock was broken. It is also kept
+      in the new lock as C(broke).
+    - When the holder's process was gone, C(broken_because) says so (added by the action plugin).
   returned: always
   type: dict
   sample: {"holder": "bob run 20261126T180000Z-1", "reason": "deploy", "run_id": "20261126T180000Z-1",
@@ -197,7 +228,8 @@ info:
   description:
     - With O(read), the host's releases, state, lock (now this one) and rollback target, as
       M(fleetops.release.release_info) returns them (RV(fleetops.release.release_info#module:current),
-      RV(fleetops.release.release_info#module:rollback_target) and the rest; no history lines).
+      RV(fleetops.release.release_info#module:rollback_target) and the rest; no history lines), and
+      C(config_missing), the paths of O(read.config_paths) that do not exist.
   returned: when O(read) is set and the lock was taken
   type: dict
   sample: {"current": "2026.11.26-1", "previous": "2026.11.20-3", "release_ids": ["2026.11.20-3", "2026.11.26-1"],
@@ -271,8 +303,11 @@ def main():
             run_id={"type": "str"},
             break_expired={"type": "bool", "default": False},
             break_run={"type": "str"},
+            process={"type": "dict"},
+            break_gone={"type": "dict"},
             force={"type": "bool", "default": False},
-            read={"type": "dict", "options": {"release": {"type": "str"}, "allow_bad": {"type": "bool", "default": False}}},
+            read={"type": "dict", "options": {"release": {"type": "str"}, "allow_bad": {"type": "bool", "default": False},
+                                              "config_paths": {"type": "list", "elements": "str", "default": []}}},
             run_summary={"type": "dict"},
             read_policy={"type": "bool", "default": False},
         ),
@@ -298,7 +333,8 @@ def main():
         if params["state"] == "present":
             changed, record, broken = lock.acquire(
                 params["holder"], reason=params["reason"], ttl=params["ttl"] or None, run_id=params["run_id"],
-                break_expired=params["break_expired"], break_run=params["break_run"], check_mode=module.check_mode)
+                break_expired=params["break_expired"], break_run=params["break_run"], check_mode=module.check_mode,
+                process=params["process"], break_gone=params["break_gone"])
             result = {"changed": changed, "lock": record, "previous": broken, "broken": broken}
             if params["read"] is not None:
                 try:

@@ -76,6 +76,12 @@ options:
     description: C(fleet_config_paths), absolute configuration paths.
     type: raw
     default: []
+  config_templates:
+    description:
+      - C(fleet_config_templates); a configuration path that a template's C(dest) equals or lies below need not exist
+        before a deploy (RV(config_paths_to_check)).
+    type: raw
+    default: []
 seealso:
   - module: fleetops.release.run_guard
   - plugin: fleetops.release.wave_plan
@@ -131,6 +137,14 @@ keep_releases:
   returned: success
   type: int
   sample: 5
+config_paths_to_check:
+  description:
+    - A deploy's configuration paths that must exist on every host, those no template creates. The preflight refuses a
+      missing one unless C(fleet_config_allow_missing) is set. Empty for a rollback.
+  returned: success
+  type: list
+  elements: str
+  sample: ["/etc/shop/app.conf"]
 regions:
   description: The play's hosts by region, in play order.
   returned: success

@@ -190,3 +190,70 @@ def with_operator(args, task_vars, name, display=None, what=None):
     """``args`` with ``args[name]`` set to the controller's operator (for action plugins that record who did it)."""
     operator, _warnings = controller_operator(task_vars)
     return override(args, name, operator["name"], display, what)
+
+
+# -- the process that holds a lock -------------------------------------------------------------------------------
+# A lock records the ansible-playbook process of its run, so that the next run on the same controller can prove that
+# the holder is gone (killed, crashed) and break the lock itself: the check needs the controller's process table,
+# so it is made here, on the controller, never on the fleet host that keeps the lock.
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+def start_ticks_from_stat(text):
+    """The process's start time (clock ticks after boot, field 22 of ``/proc/<pid>/stat``) from that file's text.
+    The command name (field 2) is in parentheses and may hold spaces and ')': count the fields after its last ')'."""
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[19])
+
+
+def probe_process(pid):
+    """``(alive, start)``: whether process ``pid`` exists on this controller, and its start time in clock ticks after
+    boot (None when it cannot be read, for example without /proc). A pid and its start time name one process: a pid
+    reused by another process has another start time."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        # os.kill(0, ...) and negative pids mean process groups: never probe those.
+        raise ValueError("a process id is a positive whole number, got %r" % (pid,))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False, None
+    except PermissionError:
+        pass  # another user's process: it exists
+    except OverflowError:
+        return False, None
+    text = _read("/proc/%d/stat" % pid)
+    if text is None:
+        # It existed a moment ago; with /proc present and its stat gone, it has ended since.
+        return (False, None) if os.path.isdir("/proc/self") else (True, None)
+    try:
+        return True, start_ticks_from_stat(text)
+    except (ValueError, IndexError):
+        return True, None
+
+
+def boot_id():
+    """This boot of the controller (random per boot): a pid and start time mean something only within one boot."""
+    return _read("/proc/sys/kernel/random/boot_id")
+
+
+def pid_namespace():
+    """The pid namespace of this process (``pid:[<inode>]``): a container sees only the pids of its own namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def process_identity(pid=None):
+    """What a lock records of the process that holds it: the controller, the ansible-playbook process (its pid and
+    start time), the boot and the pid namespace in which that pid means something."""
+    pid = playbook_pid() if pid is None else pid
+    return {"controller": controller_name(), "pid": pid, "start": probe_process(pid)[1], "boot_id": boot_id(),
+            "pid_ns": pid_namespace()}

@@ -45,8 +45,7 @@ def fixture_on_a1(fleet, releases):
     assert proc.returncode == 0, out
     yield
     # Later test modules expect an empty /srv/app (as after test_molecule.py).
-    for host in fleet.hosts:
-        fleet.ssh(host.name, "%s stop; rm -rf /srv/app /srv/fleetops" % fleet.fleetapp_ctl)
+    fleet.wipe_apps()
 
 
 def records(audit_dir, run_id=None):

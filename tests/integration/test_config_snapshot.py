@@ -247,7 +247,7 @@ def test_check_mode_diff_shows_what_differs_but_never_secrets(fleet, hosts, tmp_
         "app_root": ROOT, "release": "cfg1", "state": "restored"}}], check=True)
     assert code == 0, out
     assert "-color = green" in out and "+color = blue" in out
-    assert ETC + "/conf.d/added.conf" in out and "secret file" in out and "symlink -> added.conf" in out, out
+    assert ETC + "/conf.d/added.conf" in out and "<secret: content not shown" in out and "symlink -> added.conf" in out, out
     assert {host: live_tree(fleet, host) for host in hosts} == before
     assert_no_secret_anywhere()
 

@@ -63,6 +63,8 @@ def fixture_on_n2(fleet, releases):
         proc, out = deploy(fleet, releases, release_id, extra_vars={"fleet_allow_bad_release": True})
         assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"n-2"}
+    yield
+    fleet.wipe_apps()
 
 
 @pytest.mark.parametrize("extra, needle", [
@@ -155,3 +157,12 @@ def test_the_playbooks_run_the_input_check_first(fleet):
         with open(playbook, encoding="utf-8") as handle:
             first_play = yaml.safe_load(handle)[0]
         assert first_play["tasks"][0]["ansible.builtin.import_role"]["tasks_from"] == "inputs"
+
+
+def test_a_configuration_path_that_does_not_exist_is_refused_before_any_change(fleet, releases, on_n2):
+    before = host_state(fleet)
+    proc, out = deploy_n3(fleet, releases, fleet_config_paths=["/etc/fleetapp/app.conf", "/etc/fleetapp/typo.conf"])
+    assert proc.returncode != 0, out
+    assert "These configuration paths (fleet_config_paths) do not exist" in out
+    assert all("%s: /etc/fleetapp/typo.conf" % name in out for name in names(fleet)), out
+    assert host_state(fleet) == before

@@ -75,8 +75,7 @@ def fixture_on_t1(fleet, releases, lock_host):
     proc, out = deploy(fleet, releases, "t-1", extra_vars={"fleet_allow_bad_release": True})
     assert proc.returncode == 0, out
     yield
-    for host in fleet.hosts:
-        fleet.ssh(host.name, "%s stop; rm -rf /srv/app /srv/fleetops" % fleet.fleetapp_ctl)
+    fleet.wipe_apps()
 
 
 def active_window(name="sale freeze"):

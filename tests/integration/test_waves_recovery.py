@@ -39,8 +39,7 @@ def fixture_on_k1(fleet, releases):
     assert proc.returncode == 0, out
     yield
     # Later test modules expect an empty /srv/app (as after test_molecule.py).
-    for host in fleet.hosts:
-        fleet.ssh(host.name, "%s stop; rm -rf /srv/app /srv/fleetops" % fleet.fleetapp_ctl)
+    fleet.wipe_apps()
 
 
 def complete_release(fleet, name):
@@ -67,10 +66,8 @@ def start_deploy(fleet, releases, release_id, extra_vars):
     return proc, log
 
 
-def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_converges(fleet, releases, on_k1, tmp_path):
-    waves = plan(fleet)
-    wave_two = waves[1]["hosts"]
-    # Held in wave 2 after its hosts were drained and before they switch: the worst moment to lose the controller.
+def hold_in_wave_two_hook(tmp_path):
+    """A before-switch hook that touches ``<tmp_path>/drained`` once wave 2 is drained, then waits to be killed."""
     hook = tmp_path / "before_switch.yml"
     hook.write_text(
         "- name: Tell the test that wave 2 is drained\n"
@@ -81,7 +78,14 @@ def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_con
         "  ansible.builtin.wait_for: {path: \"%(dir)s/never\", timeout: 120}\n"
         "  delegate_to: localhost\n"
         "  when: fleet_batch.wave == 2\n" % {"dir": tmp_path})
-    proc, log = start_deploy(fleet, releases, "k-2", {"fleet_hook_before_switch": str(hook)})
+    return hook
+
+
+def kill_deploy_in_wave_two(fleet, releases, release_id, tmp_path, extra_vars=None):
+    """deploy.yml held in wave 2 after its hosts were drained and before they switch, then killed with kill -9 of its
+    whole process group; returns the killed process."""
+    hook = hold_in_wave_two_hook(tmp_path)
+    proc, log = start_deploy(fleet, releases, release_id, {"fleet_hook_before_switch": str(hook), **(extra_vars or {})})
     try:
         deadline = time.monotonic() + 300
         while not (tmp_path / "drained").exists():
@@ -94,6 +98,14 @@ def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_con
         log.close()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+    return proc
+
+
+def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_converges(fleet, releases, on_k1, tmp_path):
+    waves = plan(fleet)
+    wave_two = waves[1]["hosts"]
+    # Held in wave 2 after its hosts were drained and before they switch: the worst moment to lose the controller.
+    kill_deploy_in_wave_two(fleet, releases, "k-2", tmp_path)
 
     # Every host is on a complete release and answers on it: wave 1 on k-2, the rest still on k-1.
     for name in names(fleet):
@@ -103,15 +115,10 @@ def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_con
     drained = {server for server, status in lb_statuses(fleet).items() if status != "UP"}
     assert drained and drained <= set(wave_two), drained
 
-    # The same command again is refused: the killed run still holds the fleet's lock, and the refusal names it.
+    # The same command again converges: the killed run's process is gone from this controller, so the next run breaks
+    # its locks itself and says so (no break option needed).
     proc, out = deploy(fleet, releases, "k-2")
-    assert proc.returncode != 0, out
-    killed = re.search(r"run (\d{8}T\d{6}Z-\d+)", out)
-    assert killed, out
-    assert currents(fleet) == {name: ("k-2" if name in waves[0]["hosts"] else "k-1") for name in names(fleet)}
-
-    # Naming the dead run converges: every host on k-2, in rotation, no lock left.
-    proc, out = deploy(fleet, releases, "k-2", extra_vars={"fleet_break_lock_of_run": killed.group(1)})
+    assert re.search(r"the lock of run \d{8}T\d{6}Z-\d+ held by pid \d+ on \S+ was broken: that process is gone", out), out
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"k-2"}
     assert {health(fleet, name)["release"] for name in names(fleet)} == {"k-2"}

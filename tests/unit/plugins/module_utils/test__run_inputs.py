@@ -149,3 +149,10 @@ def test_lb_membership_names_unknown_servers_and_backends():
 def test_lb_membership_of_known_hosts_is_empty():
     hostvars = {"us-1": {"fleet_lb_backend": "app"}}
     assert lb_membership_problems([lb_read(["us-1"], {"/a.sock": ["us-1"]})], hostvars) == {}
+
+
+def test_config_paths_a_template_creates_need_not_exist():
+    checked = check(config_paths=["/etc/app/conf.d", "/etc/app/app.conf", "/etc/app/extra"],
+                    config_templates=[{"src": "a.j2", "dest": "/etc/app/conf.d/a.conf"}, {"src": "b.j2", "dest": "/etc/app/extra"}])
+    assert checked["config_paths_to_check"] == ["/etc/app/app.conf"]
+    assert check("rollback", release=None, config_paths=["/etc/app/app.conf"])["config_paths_to_check"] == []
