@@ -119,12 +119,18 @@ def test_an_unknown_lb_server_stops_a_rollback_before_the_first_switch(fleet, on
     assert host_state(fleet) == before
 
 
-def test_an_unreachable_lb_socket_stops_a_deploy_before_the_unpack(fleet, releases, on_n2, tmp_path):
+@pytest.mark.parametrize("region_vars, needle", [
+    ({"fleet_lb_socket": "{tmp}/missing.sock"}, "missing.sock"),
+    ({"fleet_lb_backend": "nope"}, "nope"),
+])
+def test_an_unreachable_lb_socket_or_unknown_backend_stops_a_deploy_before_the_unpack(fleet, releases, on_n2, tmp_path,
+                                                                                      region_vars, needle):
     before = host_state(fleet)
+    region_vars = {name: value.format(tmp=tmp_path) for name, value in region_vars.items()}
     proc, out = deploy_n3(fleet, releases, *extra_inventory(tmp_path, {"all": {"children": {"fleet": {"children": {
-        "ap": {"vars": {"fleet_lb_socket": str(tmp_path / "missing.sock")}}}}}}}))
+        "ap": {"vars": region_vars}}}}}}))
     assert proc.returncode != 0, out
-    assert "missing.sock" in out
+    assert needle in out and "before any switch" in out, out
     assert host_state(fleet) == before  # no host has releases/n-3
 
 
