@@ -184,6 +184,54 @@ def _all_pids() -> list[int]:
     return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
 
 
+def _ppid(pid: int) -> int | None:
+    data = _read_bytes(f"/proc/{pid}/stat")
+    rest = data.rsplit(b")", 1)[-1].split() if data else []
+    return int(rest[1]) if len(rest) > 1 else None
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant of it (by parent pid), whatever process group or session they moved to."""
+    children: dict[int, list[int]] = {}
+    for other in _all_pids():
+        parent = _ppid(other)
+        if parent:
+            children.setdefault(parent, []).append(other)
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    return tree
+
+
+def kill_tree(pid: int) -> list[int]:
+    """kill -9 of a process started by a test, its process group and every descendant, by PID: a plain killpg misses
+    descendants that started a session of their own. The tree is stopped (SIGSTOP) until no new process appears, then
+    killed, so nothing it forks meanwhile escapes. Returns the pids killed."""
+    stopped: set[int] = set()
+    for _attempt in range(10):
+        found = set(process_tree(pid)) - stopped
+        if not found:
+            break
+        for member in found:
+            try:
+                os.kill(member, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped |= found
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for member in stopped:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(stopped)
+
+
 def _unescape_mountinfo(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+import fleetlib
 
 from test_release_lifecycle import DEPLOY, ROLLBACK, deploy, health, names, play
 from test_waves import deploy_losing_a_host_after_wave_one, lb_statuses, plan, start_sshd, summary
@@ -83,7 +84,7 @@ def held_run_ids(fleet):
 
 
 def killed(fleet, playbook, extra_vars, log_path, marker, nth, pause, hook_file=None):
-    """Start ``playbook`` in its own process group and kill -9 all of it ``pause`` seconds after the ``nth`` start of
+    """Start ``playbook`` in its own process group and kill -9 all of it (every descendant) ``pause`` seconds after the ``nth`` start of
     task ``marker`` in its output (or once ``hook_file`` exists). Returns the output up to the kill."""
     bin_dir = Path(sys.executable).parent
     env = dict(os.environ, PATH="%s%s%s" % (bin_dir, os.pathsep, os.environ.get("PATH", "")))
@@ -103,12 +104,9 @@ def killed(fleet, playbook, extra_vars, log_path, marker, nth, pause, hook_file=
                 assert time.monotonic() < deadline, text[-3000:]
                 time.sleep(0.05)
             time.sleep(pause)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+            fleetlib.kill_tree(proc.pid)
+            proc.wait(timeout=30)
     return Path(log_path).read_text()
 
 

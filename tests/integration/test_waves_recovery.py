@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+import fleetlib
 
 from test_release_lifecycle import DEPLOY, currents, deploy, health, names
 from test_waves import lb_statuses, plan, summary
@@ -82,8 +83,8 @@ def hold_in_wave_two_hook(tmp_path):
 
 
 def kill_deploy_in_wave_two(fleet, releases, release_id, tmp_path, extra_vars=None):
-    """deploy.yml held in wave 2 after its hosts were drained and before they switch, then killed with kill -9 of its
-    whole process group; returns the killed process."""
+    """deploy.yml held in wave 2 after its hosts were drained and before they switch, then killed with kill -9 of it
+    and every descendant; returns the killed process."""
     hook = hold_in_wave_two_hook(tmp_path)
     proc, log = start_deploy(fleet, releases, release_id, {"fleet_hook_before_switch": str(hook), **(extra_vars or {})})
     try:
@@ -92,12 +93,10 @@ def kill_deploy_in_wave_two(fleet, releases, release_id, tmp_path, extra_vars=No
             assert proc.poll() is None and time.monotonic() < deadline, (fleet.state_dir / "killed-deploy.log").read_text()
             time.sleep(0.2)
         time.sleep(1)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
     finally:
+        fleetlib.kill_tree(proc.pid)
+        proc.wait(timeout=30)
         log.close()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     return proc
 
 
