@@ -24,6 +24,10 @@ ARGUMENT_SPEC = {
     "keep_releases": {"type": "raw"},
     "config_paths": {"type": "raw", "default": []},
     "config_templates": {"type": "raw", "default": []},
+    "restart_timeout": {"type": "raw", "default": 120},
+    "health_command_timeout": {"type": "raw", "default": 30},
+    "hook_timeout": {"type": "raw", "default": 600},
+    "artifact_max_unpacked": {"type": "raw"},
 }
 
 

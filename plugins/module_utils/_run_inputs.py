@@ -84,7 +84,8 @@ def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
 
 def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
-                     config_paths=(), config_templates=(), members=None):
+                     config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
+                     artifact_max_unpacked=None, members=None):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -107,6 +108,12 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     if operation == "deploy":
         keep_releases = _int_at_least(keep_releases, 0, "fleet_keep_releases", problems,
                                       " (releases kept on each host; 0 keeps every release)")
+        if artifact_max_unpacked not in (None, ""):
+            _int_at_least(artifact_max_unpacked, 1, "fleet_artifact_max_unpacked", problems, " (bytes; unset for the default)")
+    # The bounds of the commands the run executes on the hosts: a bad value would fail only at its first use, mid-wave.
+    _int_at_least(restart_timeout, 1, "fleet_restart_timeout", problems, " (seconds)")
+    _int_at_least(health_command_timeout, 1, "fleet_health_command_timeout", problems, " (seconds)")
+    _int_at_least(hook_timeout, 0, "fleet_hook_timeout", problems, " (seconds per hook task; 0 for no limit)")
     if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):
         problems.append("fleet_region_order is %r: it must be a list of region names" % (region_order,))
         region_order = None

@@ -15,12 +15,12 @@ description:
   - Run once (C(run_once)), as the first task of a deploy or rollback, on the controller. It judges everything an operator
     can get wrong on the command line or in the inventory from the inputs and the inventory alone, so that a bad input
     is refused before the first remote change (before any lock, unpack or prune).
-  - "It checks: options with a fixed set of values (O(strategy), O(mode)); whole numbers and their bounds
-    (O(max_fail), O(wave_pause), O(keep_releases)); the release id (letters, digits and C(. _ + @ -), the whole value, so
-    no trailing newline); each configuration path (absolute, normalised, no C(..)); the regions of the play's hosts (each
-    host has C(fleet_region), a group of that name exists, and the host is in exactly one region group); and a dry plan
-    of the waves over every host of the play (O(waves), O(min_healthy), O(region_order)), which no plan over fewer hosts
-    can exceed."
+  - "It checks: options with a fixed set of values (O(strategy), O(mode)); whole numbers and their bounds (O(max_fail),
+    O(wave_pause), O(keep_releases), the command timeouts, O(artifact_max_unpacked)); the release id (letters, digits
+    and C(. _ + @ -), the whole value, so no trailing newline); each configuration path (absolute, normalised, no
+    C(..)); the regions of the play's hosts (each host has C(fleet_region), a group of that name exists, and the host is
+    in exactly one region group); and a dry plan of the waves over every host of the play (O(waves), O(min_healthy),
+    O(region_order)), which no plan over fewer hosts can exceed."
   - A refusal fails the task with one message that lists every problem and what to do.
   - "Hosts outside a C(--limit) keep serving: they count towards O(min_healthy) in the dry plan, as in the real one."
 author:
@@ -82,6 +82,21 @@ options:
         before a deploy (RV(config_paths_to_check)).
     type: raw
     default: []
+  restart_timeout:
+    description: C(fleet_restart_timeout), seconds; 1 or more.
+    type: raw
+    default: 120
+  health_command_timeout:
+    description: C(fleet_health_command_timeout), seconds; 1 or more.
+    type: raw
+    default: 30
+  hook_timeout:
+    description: C(fleet_hook_timeout), seconds per hook task; 0 or more (0 for no limit).
+    type: raw
+    default: 600
+  artifact_max_unpacked:
+    description: C(fleet_artifact_max_unpacked) of a deploy, bytes; 1 or more, or unset for the default.
+    type: raw
 seealso:
   - module: fleetops.release.run_guard
   - plugin: fleetops.release.wave_plan

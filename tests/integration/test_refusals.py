@@ -79,6 +79,7 @@ def fixture_on_n2(fleet, releases):
     ({"fleet_keep_releases": "abc"}, "fleet_keep_releases is 'abc'"),
     ({"fleet_config_paths": ["/etc/fleetapp/../shadow"]}, "'..'"),
     ({"fleet_release": "n-3\n"}, "fleet_release: release id 'n-3\\n'"),
+    ({"fleet_restart_timeout": "soon"}, "fleet_restart_timeout is 'soon'"),
 ])
 def test_a_bad_input_is_refused_once_before_any_change(fleet, releases, on_n2, extra, needle):
     before = host_state(fleet)

@@ -84,6 +84,12 @@ def test_min_healthy_counts_hosts_outside_the_limit():
     ("config_paths", ["etc/app"], "fleet_config_paths[0]"),
     ("config_paths", "/etc/app", "must be a list"),
     ("region_order", "us", "fleet_region_order is 'us'"),
+    ("restart_timeout", 0, "fleet_restart_timeout is 0"),
+    ("restart_timeout", "soon", "fleet_restart_timeout is 'soon'"),
+    ("health_command_timeout", -5, "fleet_health_command_timeout is -5"),
+    ("hook_timeout", "abc", "fleet_hook_timeout is 'abc'"),
+    ("artifact_max_unpacked", 0, "fleet_artifact_max_unpacked is 0"),
+    ("artifact_max_unpacked", "1G", "fleet_artifact_max_unpacked is '1G'"),
 ])
 def test_each_bad_option_is_named(option, value, needle):
     problems = problems_of(**{option: value})
