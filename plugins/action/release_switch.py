@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.action.release_mark import ActionModule as _IdentityAction
+from ansible_collections.fleetops.release.plugins.plugin_utils._identity import IdentityAction
 
 
-class ActionModule(_IdentityAction):
-    """Sets the module's ``actor`` to the controller's operator and runs the module; a different value the task passes
-    is ignored with a warning."""
+class ActionModule(IdentityAction):
 
     MODULE = "fleetops.release.release_switch"

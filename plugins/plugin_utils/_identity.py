@@ -32,6 +32,9 @@ import socket
 import tempfile
 import time
 
+from ansible.plugins.action import ActionBase
+from ansible.utils.vars import merge_hash
+
 from ansible_collections.fleetops.release.plugins.module_utils._guard import AWX_VARS, GuardError, resolve_operator
 
 RUN_ID_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9]{1,12}")
@@ -257,3 +260,25 @@ def process_identity(pid=None):
     pid = playbook_pid() if pid is None else pid
     return {"controller": controller_name(), "pid": pid, "start": probe_process(pid)[1], "boot_id": boot_id(),
             "pid_ns": pid_namespace()}
+
+
+class IdentityAction(ActionBase):
+    """Runs ``MODULE`` with its ``actor`` set to the controller's operator (community.docker's
+    docker_container_copy_into pattern); a different value the task passes is ignored with a warning. The action
+    plugins of release_mark, release_activate and release_switch are this class with their module's name."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = True  # as the normal action: a long activation may run with async
+    MODULE = None
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        args = with_operator(self._task.args, task_vars or {}, "actor", self._display, self.MODULE)
+        wrap_async = self._task.async_val and not self._connection.has_native_async
+        result = merge_hash(result, self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars,
+                                                         wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
+        return result
