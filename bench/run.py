@@ -552,8 +552,10 @@ class SizeBench:
 
     def recovery_seconds(self, run: Run):
         """What the operator waits for, from the run's audit record: from the first switch until every host is
-        healthy and back in its pool (blue/green: until the flipped regions are verified)."""
+        healthy and back in its pool.  The record goes into the JSON too (the fleet's state directory, where it
+        lives, is removed with the fleet)."""
         record = last_run_record(self.state_dir / "audit", "rollback") if run.ok else None
+        self.result["rollback_audit_record"] = record
         return record.get("recovery_seconds") if record else None
 
     def measure(self) -> None:
