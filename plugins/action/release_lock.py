@@ -21,24 +21,6 @@ from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 MODULE = "fleetops.release.release_lock"
 
 
-def lock_args(args, operator, run_record, display=None, run_id=None):
-    """The module's arguments with the identity filled in on the controller: the holder, and the actor (and, for a
-    run started by run_guard, the operation) of the run summary."""
-    holder = _identity.holder_of(operator["name"], run_id or args.get("run_id"))
-    if args.get("state", "present") == "absent" and args.get("holder"):
-        # Releasing records no holder: a holder given only says which lock to release (by hand, a lock another run
-        # left; force=true releases any). What a release records, the run summary's actor, is still the operator.
-        holder = args["holder"]
-    args = _identity.override(args, "holder", holder, display, MODULE)
-    summary = args.get("run_summary")
-    if isinstance(summary, dict):
-        summary = _identity.override(summary, "actor", operator["name"], display, MODULE + " run_summary")
-        if run_record is not None:
-            summary = _identity.override(summary, "operation", run_record["operation"], display, MODULE + " run_summary")
-        args["run_summary"] = summary
-    return args
-
-
 class ActionModule(ActionBase):
 
     TRANSFERS_FILES = False
@@ -73,7 +55,7 @@ class ActionModule(ActionBase):
                     run_record = None
         except GuardError as exc:
             raise AnsibleActionFail("%s: %s" % (MODULE, to_text(exc)))
-        args = lock_args(args, operator, run_record, self._display, run_id)
+        args = _identity.lock_args(args, operator, run_record, self._display, run_id, MODULE)
         if args.get("state", "present") == "present":
             # The process that holds the lock, for the next run's proof that it is gone; breaking a lock of a gone
             # process is this plugin's own decision, never the task's.

@@ -242,9 +242,15 @@ def _gate_line(gate):
 def plan_line(report):
     hosts = [_mapping(host) for host in _mapping(report.get("hosts")).values()]
     unchanged = sum(1 for host in hosts if _text(host.get("outcome"), "") == "unchanged")
-    line = "%s %s %s by %s: %d host(s) to change in %s wave(s) (%s, %s)" % (
-        PREFIX, _text(report.get("operation")), _text(report.get("run_id")), _text(report.get("actor")),
-        len(hosts) - unchanged, _text(report.get("waves"), "?"), _text(report.get("strategy")), _text(report.get("mode")))
+    if _text(report.get("strategy")) == "blue_green" and isinstance(report.get("flips"), (list, tuple)):
+        # Blue/green flips whole regions: say which.
+        line = "%s %s %s by %s: %d region(s) to flip (%s), %d host(s) to change (blue_green)" % (
+            PREFIX, _text(report.get("operation")), _text(report.get("run_id")), _text(report.get("actor")),
+            len(report["flips"]), ", ".join(_text(region) for region in report["flips"]) or "none", len(hosts) - unchanged)
+    else:
+        line = "%s %s %s by %s: %d host(s) to change in %s wave(s) (%s, %s)" % (
+            PREFIX, _text(report.get("operation")), _text(report.get("run_id")), _text(report.get("actor")),
+            len(hosts) - unchanged, _text(report.get("waves"), "?"), _text(report.get("strategy")), _text(report.get("mode")))
     if unchanged:
         line += ", %d unchanged" % unchanged
     for key in ("reason", "limit"):

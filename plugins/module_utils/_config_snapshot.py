@@ -48,6 +48,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._release_store im
 
 SNAPSHOT_MANIFEST = ".fleet-snapshot.json"
 DRIFT_MANIFEST = ".fleet-drift.json"
+# The folder (with a time stamp) that keeps the live configuration a first release replaced.
+BEFORE_FIRST_RELEASE = "before-first-release"
 SNAPSHOT_FORMAT = 1
 FILES_DIR = "files"
 DIFF_MAX_BYTES = 64 * 1024
@@ -727,7 +729,8 @@ class SnapshotStore:
         if not doomed:
             return None, []
         self._ensure_dir()
-        base = "%s.drift-%s" % (current or "unknown", utc_stamp(now))
+        # Before the first release there is nothing to call drift: what was in place is kept, named for what it is.
+        base = "%s.drift-%s" % (current, utc_stamp(now)) if current else "%s-%s" % (BEFORE_FIRST_RELEASE, utc_stamp(now))
         folder = os.path.join(self.dir, base)
         suffix = 1
         while os.path.lexists(folder):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import stat
 
+from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotError, SnapshotStore
+from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, run_effects, utc_now
 
@@ -18,10 +20,31 @@ RUNS_REPORTED = 5
 RUNS_HISTORY_LINES = 200
 
 
-def host_info(app_root, release=None, allow_bad=False, history_lines=0, config_paths=()):
+def snapshot_status(app_root, release_ids):
+    """``{release: {exists, valid, problems}}``: each release's configuration snapshot, every file checked against its
+    manifest (what a rollback to it would restore)."""
+    snapshots = SnapshotStore(app_root)
+    status = {}
+    for release_id in release_ids:
+        row = {"exists": snapshots.exists(release_id), "valid": False, "problems": []}
+        if row["exists"]:
+            try:
+                snapshots.verify(release_id)
+                row["valid"] = True
+            except SnapshotCorrupt as exc:
+                row["problems"] = exc.problems or [str(exc)]
+            except SnapshotError as exc:
+                row["problems"] = [str(exc)]
+        status[release_id] = row
+    return status
+
+
+def host_info(app_root, release=None, allow_bad=False, history_lines=0, config_paths=(), snapshots=False):
     """Releases, state, lock, rollback target (``release`` names one to check), the newest history lines, what the
     newest runs did on this host (``runs``, see _release_store.run_effects) and which of ``config_paths`` do not
-    exist (``config_missing``: a deploy refuses them before any change, a typo would snapshot nothing)."""
+    exist (``config_missing``: a deploy refuses them before any change, a typo would snapshot nothing). With
+    ``snapshots``, the configuration snapshot of every release, verified (``snapshots``): a rollback's preflight then
+    checks the snapshot of whichever release it picks, in the same round trip."""
     store = ReleaseStore(app_root)
     status = store.status()
     releases = store.releases()
@@ -49,7 +72,21 @@ def host_info(app_root, release=None, allow_bad=False, history_lines=0, config_p
         # What the newest runs did here, and whether each finished: an interrupted run is undone from this.
         "runs": run_effects(history, status["pending"])[-RUNS_REPORTED:],
         "config_missing": [path for path in config_paths or () if not os.path.lexists(path)],
+        "snapshots": snapshot_status(app_root, [item["id"] for item in releases]) if snapshots else None,
     }
+
+
+def release_host(app_root, holder, run_summary=None, force=False, check_mode=False):
+    """Release the host lock of ``holder`` and leave the run's line (``run_summary``) in the host's history.
+    Returns ``(changed, previous lock, history line or None)``; LockHeld when another holder has it (unless ``force``)."""
+    store = ReleaseStore(app_root)
+    changed, previous = FileLock(store.lock_path).release(holder, force=force, check_mode=check_mode)
+    line = None
+    if run_summary is not None:
+        line = history_line(run_summary)
+        if not check_mode:
+            store.append_history(line)
+    return changed, previous, line
 
 
 # The fleet policy (guard rails) lives on the fleet, in a file only root may change; see module_utils/_guard.py.

@@ -179,12 +179,15 @@ def _is_rollback(operation):
     return "rollback" in str(operation or "")
 
 
-def interrupted_run(reads):
+def interrupted_run(reads, unfinished=None):
     """The run that last touched these hosts, when it did not finish: ``{run_id, operation}``, else None.
 
     ``reads`` maps each host to its read (module_utils._host_info.host_info: ``runs``). The last run is the one with
     the newest history line on any host; it did not finish when a host has its switch (or its pending operation) but
-    not its run line: it was killed, or lost the host, before it released that host's lock.
+    not its run line: it was killed, or lost the host, before it released that host's lock. ``unfinished`` names a run
+    known not to have finished (its fleet-wide lock was broken because its process was gone or the lock expired): as
+    the last run it is interrupted even when every host it reached has its run line (a rollback writes a host's line
+    as soon as the host is done, so a run killed between two batches leaves no host half done).
     """
     newest = {}
     for read in reads.values():
@@ -197,6 +200,8 @@ def interrupted_run(reads):
     if not newest:
         return None
     last = max(newest.values(), key=lambda run: (run["time"] or "", run["run_id"]))
+    if unfinished and last["run_id"] == unfinished:
+        return {"run_id": last["run_id"], "operation": last["operation"]}
     for read in reads.values():
         for run in (read or {}).get("runs") or ():
             if run["run_id"] == last["run_id"] and not run["finished"]:
@@ -204,7 +209,7 @@ def interrupted_run(reads):
     return None
 
 
-def interrupted_run_targets(reads):
+def interrupted_run_targets(reads, unfinished=None):
     """The automatic rollback target of each host after an interrupted run, or None when the last run finished.
 
     Returns ``{run_id, operation, to, targets: {host: {target, reason}}}``. An interrupted deploy (any run but a
@@ -214,7 +219,7 @@ def interrupted_run_targets(reads):
     others go to the same release when the hosts it switched agree on one, else to their own automatic target.
     A target that is marked bad or missing on a host leaves that host without a target, and the reason says why.
     """
-    run = interrupted_run(reads)
+    run = interrupted_run(reads, unfinished)
     if run is None:
         return None
     run_id, rollback = run["run_id"], _is_rollback(run["operation"])

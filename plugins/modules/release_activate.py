@@ -93,6 +93,26 @@ options:
       - Nothing is marked in check mode, for a deploy, or for a rollback to a newer release.
     type: bool
     default: false
+  unlock:
+    description:
+      - Once the activation is confirmed and healthy, also release this run's host lock and leave the run's line in the
+        host's history, as M(fleetops.release.release_lock) with O(fleetops.release.release_lock#module:state=absent)
+        does, in the same call. The playbooks set it when the host's outcome is final at its activation (a rollback, the
+        revert of a failed deploy), so that a host costs two round trips (the preflight's lock and read, and this
+        call); a later step that changes the host's outcome (a failed enable) writes a corrected line.
+      - Nothing is released when the activation fails: the host stays locked, with the operation pending.
+    type: dict
+    suboptions:
+      holder:
+        description:
+          - The lock's holder; set by the action plugin to C(<operator>@<controller> run <run_id>), as for
+            M(fleetops.release.release_lock).
+        type: str
+      run_summary:
+        description:
+          - The run's line for the host (see O(fleetops.release.release_lock#module:run_summary)); its C(actor) and
+            C(operation) are set by the action plugin.
+        type: dict
 notes:
   - The probe comes from the host, so it proves the app answers where it runs; checks through the load balancer and
     error-rate gates are separate (M(fleetops.release.health_check), M(fleetops.release.traffic_gate)).
@@ -201,6 +221,14 @@ marked_bad:
   returned: always
   type: str
   sample: "2026.11.26-1"
+unlocked:
+  description: Whether this call released the host lock (O(unlock)).
+  returned: always
+  type: bool
+history:
+  description: The run's line this call appended to the host's history (O(unlock.run_summary)), or V(null).
+  returned: always
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -216,6 +244,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._activate import 
     wait_healthy,
 )
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import release_host
+from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -261,6 +291,7 @@ def main():
             health_request_timeout={"type": "float", "default": 5},
             confirmed={"type": "bool", "default": True},
             mark_left_bad={"type": "bool", "default": False},
+            unlock={"type": "dict", "options": {"holder": {"type": "str"}, "run_summary": {"type": "dict"}}},
         ),
         supports_check_mode=True,
     )
@@ -284,6 +315,18 @@ def main():
         module.fail_json(msg=str(exc), problems=exc.problems)
     except (FleetError, OSError) as exc:
         module.fail_json(msg=str(exc))
+    result.update(unlocked=False, history=None)
+    if params["unlock"] is not None:
+        # The activation is confirmed and healthy: the host's part of the run is over.
+        try:
+            if not params["unlock"].get("holder"):
+                raise FleetError("unlock.holder is required (the action plugin of fleetops.release.release_activate sets it)")
+            result["unlocked"], _previous, result["history"] = release_host(
+                params["app_root"], params["unlock"]["holder"], params["unlock"].get("run_summary"), check_mode=module.check_mode)
+        except LockHeld as exc:
+            module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), held=exc.held, **result)
+        except (FleetError, OSError) as exc:
+            module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), **result)
     if result["drift_saved"]:
         module.warn("%d live configuration file(s) differed from the snapshot of release %s (edited by hand?) and %s saved to %s "
                     "before the restore: %s" % (len(result["drift_saved"]), result["from"] or "(none)",

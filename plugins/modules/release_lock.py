@@ -124,6 +124,13 @@ options:
         type: list
         elements: str
         default: []
+      snapshots:
+        description:
+          - Also verify the configuration snapshot of every release on the host (each file against its manifest) and
+            return C(info.snapshots), C({release: {exists, valid, problems}}), so that a rollback's preflight checks
+            the snapshot of the target it picks without another round trip.
+        type: bool
+        default: false
   read_policy:
     description:
       - With O(path) and O(state=present), also read the fleet policy C(/etc/fleetops/policy.yml) on this host, in the
@@ -228,8 +235,9 @@ info:
   description:
     - With O(read), the host's releases, state, lock (now this one) and rollback target, as
       M(fleetops.release.release_info) returns them (RV(fleetops.release.release_info#module:current),
-      RV(fleetops.release.release_info#module:rollback_target) and the rest; no history lines), and
-      C(config_missing), the paths of O(read.config_paths) that do not exist.
+      RV(fleetops.release.release_info#module:rollback_target) and the rest; no history lines),
+      C(config_missing), the paths of O(read.config_paths) that do not exist, and C(snapshots), each release's
+      configuration snapshot verified (with O(read.snapshots), else V(null)).
   returned: when O(read) is set and the lock was taken
   type: dict
   sample: {"current": "2026.11.26-1", "previous": "2026.11.20-3", "release_ids": ["2026.11.20-3", "2026.11.26-1"],
@@ -268,8 +276,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
-from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info, read_policy_file
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import host_info, read_policy_file, release_host
 from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import APP_ROOT_SPEC, argument_spec
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore
@@ -307,7 +314,8 @@ def main():
             break_gone={"type": "dict"},
             force={"type": "bool", "default": False},
             read={"type": "dict", "options": {"release": {"type": "str"}, "allow_bad": {"type": "bool", "default": False},
-                                              "config_paths": {"type": "list", "elements": "str", "default": []}}},
+                                              "config_paths": {"type": "list", "elements": "str", "default": []},
+                                              "snapshots": {"type": "bool", "default": False}}},
             run_summary={"type": "dict"},
             read_policy={"type": "bool", "default": False},
         ),
@@ -344,13 +352,13 @@ def main():
                     if changed and not module.check_mode:
                         lock.release(params["holder"])
                     raise
+        elif params["path"] is None:
+            changed, previous, line = release_host(params["app_root"], params["holder"], params["run_summary"],
+                                                   force=params["force"], check_mode=module.check_mode)
+            result = {"changed": changed, "lock": None, "previous": previous, "broken": None, "history": line}
         else:
             changed, previous = lock.release(params["holder"], force=params["force"], check_mode=module.check_mode)
             result = {"changed": changed, "lock": None, "previous": previous, "broken": None}
-            if params["run_summary"] is not None:
-                result["history"] = history_line(params["run_summary"])
-                if not module.check_mode:
-                    ReleaseStore(params["app_root"]).append_history(result["history"])
     except LockHeld as exc:
         module.fail_json(msg=str(exc), held=exc.held)
     except FleetError as exc:

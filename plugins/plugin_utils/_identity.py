@@ -189,6 +189,34 @@ def update_run_record(run_id, **changes):
     return record
 
 
+def lock_args(args, operator, run_record, display=None, run_id=None, what="fleetops.release.release_lock"):
+    """The module's arguments with the identity filled in on the controller: the holder, and the actor (and, for a
+    run started by run_guard, the operation) of the run summary."""
+    holder = holder_of(operator["name"], run_id or args.get("run_id"))
+    if args.get("state", "present") == "absent" and args.get("holder"):
+        # Releasing records no holder: a holder given only says which lock to release (by hand, a lock another run
+        # left; force=true releases any). What a release records, the run summary's actor, is still the operator.
+        holder = args["holder"]
+    args = override(args, "holder", holder, display, what)
+    summary = args.get("run_summary")
+    if isinstance(summary, dict):
+        summary = override(summary, "actor", operator["name"], display, what + " run_summary")
+        if run_record is not None:
+            summary = override(summary, "operation", run_record["operation"], display, what + " run_summary")
+        args["run_summary"] = summary
+    return args
+
+
+def run_record_of(run_id):
+    """The run record of ``run_id`` when run_guard started it in this process, else None (a host lock taken by hand)."""
+    if not run_id:
+        return None
+    try:
+        return read_run_record(run_id)
+    except GuardError:
+        return None
+
+
 def with_operator(args, task_vars, name, display=None, what=None):
     """``args`` with ``args[name]`` set to the controller's operator (for action plugins that record who did it)."""
     operator, _warnings = controller_operator(task_vars)
@@ -275,10 +303,15 @@ class IdentityAction(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
-        args = with_operator(self._task.args, task_vars or {}, "actor", self._display, self.MODULE)
+        args = self.identity_args(with_operator(self._task.args, task_vars or {}, "actor", self._display, self.MODULE),
+                                  task_vars or {})
         wrap_async = self._task.async_val and not self._connection.has_native_async
         result = merge_hash(result, self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars,
                                                          wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         return result
+
+    def identity_args(self, args, task_vars):  # pylint: disable=unused-argument
+        """Further identity the module records (a subclass fills in more than ``actor``)."""
+        return args

@@ -8,6 +8,7 @@ continuous requests through every region's load balancer with no failed request.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -82,6 +83,12 @@ def test_deploy_flips_to_the_prepared_pool_and_rollback_flips_back_without_faile
     # The flip back touched no host: the blue pool still runs g2, idle, for a roll forward.
     for region in bg.regions:
         assert fleetlib.http_get(bg.app_url(f"{region}-1", "/health"))[1].count('"release": "g2"') == 1
+    # Like a rolling rollback, it marks the release it left known-bad, on the hosts that have it (the blue pool).
+    for host in [host for host in bg.hosts if host.name.endswith("-1")]:
+        mark = json.loads(bg.host_path(host.name, "/srv/app/.fleet/state.json").read_text())["bad"].get("g2")
+        assert mark and mark["reason"] == "g2 is bad" and mark["run_id"], (host.name, mark)
+    # The report says how long the rollback took to recover, and counts the regions it flipped.
+    assert "time to recover:" in out, out
 
 
 def test_a_flip_back_that_would_not_restore_one_release_is_refused(bg):

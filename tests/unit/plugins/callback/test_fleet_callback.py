@@ -512,3 +512,10 @@ def test_ansible_runner_events_carry_the_fleet_lines(tmp_path, monkeypatch):
     event_lines = [line for event in run.events for line in event.get("stdout", "").splitlines()]
     assert [ANSI_ESCAPES.sub("", line) for line in event_lines if "[fleet]" in line] == fleet_lines()
     assert "FLEET SUMMARY [r-1]" in " ".join(event_lines)
+
+
+def test_a_blue_green_plan_counts_the_regions_it_flips():
+    report = planned()
+    report.update(strategy="blue_green", waves=0, flips=["eu", "us"])
+    assert lines_of(FleetProgress(), report)[0] == (
+        "[fleet] deploy r-1 by alice: 2 region(s) to flip (eu, us), 4 host(s) to change (blue_green), 1 unchanged; reason: fix")

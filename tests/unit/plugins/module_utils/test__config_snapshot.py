@@ -160,13 +160,13 @@ def test_hand_edit_is_saved_before_restore(env):
     assert store.snapshots() == (["v1", "v2"], [os.path.basename(folder)])
 
 
-def test_without_a_current_snapshot_everything_overwritten_is_saved(env):
+def test_before_the_first_release_the_configuration_in_place_is_kept_under_its_own_name(env):
     store, etc, paths = env
     capture(store, "v1", paths)
     write(str(etc / "app.conf"), b"other\n")
     outcome = store.restore("v1", current=None)
     assert [row["path"] for row in outcome["drift_saved"]] == [str(etc / "app.conf")]
-    assert os.path.basename(outcome["drift_folder"]).startswith("unknown.drift-")
+    assert os.path.basename(outcome["drift_folder"]).startswith("before-first-release-")
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "delete", "manifest-entry", "manifest-json", "manifest-missing"])

@@ -7,9 +7,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.filter.wave_report import wave_report
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report as wr
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
@@ -76,11 +74,3 @@ def test_a_bad_timeout_is_refused_naming_the_variable(timeout):
     report, walk = make()
     with pytest.raises(wr.WaveReportError, match="fleet_run_timeout"):
         wr.check_deadline(report, timeout, now=200.0, batch=walk["batches"][0])
-
-
-def test_the_filter_event():
-    report, walk = make()
-    checked = wave_report(report, "deadline", timeout="60", now=161.0, batch=walk["batches"][0])
-    assert checked["stopped"] and checked["deadline"] == 160.0
-    with pytest.raises(AnsibleFilterError, match="deadline needs timeout"):
-        wave_report(report, "deadline", now=161.0, batch=walk["batches"][0])
