@@ -44,9 +44,9 @@ FLEET_LOCK = "/srv/fleetops/fleet.lock"
 # Where each trial kills rollback.yml: the n-th time a task starts in its output, then a pause. Spread over the run:
 # a wave's drain, a later batch's switch, an enable, and the unlock at the end.
 KILL_POINTS = (
-    ("Drain the batch in each region's load balancer", 1, 0.5),
+    ("Set each region's load balancer members to drain", 1, 0.5),
     ("Put the release live", 2, 1.0),
-    ("Enable the hosts that are healthy", 3, 0.2),
+    ("Set each region's load balancer members to ready", 3, 0.2),
     ("Release the host lock", 1, 0.3),
 )
 
