@@ -24,7 +24,7 @@ description:
     refused and nothing changes.
   - It takes the whole load-balancer option group (O(lb_type) to O(nginx_binary)), so that one C(module_defaults) entry for
     the action group C(fleetops.release.lb) fits it; O(state_file) and the C(nginx_*) options are not used.
-    O(lb_type=nginx) fails: the flip swaps an HAProxy map at runtime, which nginx has no counterpart for.
+    O(lb_type=nginx) fails, because the flip swaps an HAProxy map at runtime, which nginx has no counterpart for.
 extends_documentation_fragment:
   - fleetops.release.lb
   - fleetops.release.common.attributes
