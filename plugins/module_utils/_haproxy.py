@@ -726,23 +726,6 @@ def _map_file_entries(text):
     return entries
 
 
-# The LB nodes of a region (lb_pool, lb_pool_flip, lb_pool_info); see the fleetops.release.lb doc fragment.
-LB_NODES_SPEC = {
-    "socket": {"type": "str"},
-    "state_file": {"type": "path"},
-    "nodes": {
-        "type": "list",
-        "elements": "dict",
-        "options": {
-            "socket": {"type": "str", "required": True},
-            "state_file": {"type": "path"},
-            "map": {"type": "path"},
-        },
-    },
-    "timeout": {"type": "float", "default": 10.0},
-}
-
-
 def lb_node_specs(params):
     """The node list of an LB module: O(nodes), or the single node of O(socket) / O(state_file)."""
     if params.get("nodes"):
@@ -750,3 +733,12 @@ def lb_node_specs(params):
     if params.get("socket"):
         return [{"socket": params["socket"], "state_file": params.get("state_file"), "map": None}]
     return []
+
+
+def haproxy_nodes(params):
+    """:func:`lb_node_specs` for lb_type=haproxy; raises :class:`LbError` when neither socket nor nodes is set."""
+    nodes = lb_node_specs(params)
+    if not nodes:
+        raise LbError("lb_type=haproxy needs the LB's stats socket: set socket (one node) or nodes (an HA pair), "
+                      "for example from the inventory variables fleet_lb_socket or fleet_lb_nodes")
+    return nodes

@@ -68,6 +68,23 @@ def parse_upstream(text):
     return members
 
 
+def upstream_info(upstream_file):
+    """Read-only (lb_pool_info): ``{server: {"state", "weight", "address", "down"}}`` of the upstream file lb_pool owns.
+
+    The file is what nginx serves with (lb_pool validates and reloads after every change), so it is the pool's state.
+    """
+    try:
+        with open(upstream_file, "r", encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError as exc:
+        raise NginxError(f"the nginx upstream file {upstream_file} does not exist: check nginx_upstream_file (inventory variable "
+                         f"fleet_lb_nginx_upstream_file); fleetops.release.lb_pool creates it with the first member") from exc
+    except OSError as exc:
+        raise NginxError(f"cannot read the nginx upstream file {upstream_file}: {exc.strerror}; the module must run on the LB host") from exc
+    return {m["server"]: {"state": m["state"], "weight": m["weight"], "address": m["address"], "down": m["state"] != "ready"}
+            for m in parse_upstream(text)}
+
+
 def render_upstream(members):
     lines = [HEADER]
     for member in members:

@@ -25,6 +25,9 @@ description:
     V(drain) and V(maint) mark a member C(down). The file is validated with C(nginx -t); a failed validation restores the
     previous file and fails. Then nginx is reloaded (SIGHUP) and, when members were taken out, the module waits until
     the old worker processes have finished the requests in flight.
+  - The connection options (O(lb_type) to O(nginx_binary)) are one group that every module of the action group
+    C(fleetops.release.lb) accepts, so they can be set once with C(module_defaults), for example from a host's inventory
+    with the filter P(fleetops.release.lb_connection#filter). The options of the other kind of LB are ignored.
 extends_documentation_fragment:
   - fleetops.release.lb
   - fleetops.release.common.attributes
@@ -34,12 +37,6 @@ attributes:
   idempotent:
     details: Members already in the requested state and weight are not touched and C(changed=false).
 options:
-  lb_type:
-    description:
-      - The kind of load balancer (inventory variable C(fleet_lb_type)).
-    type: str
-    choices: [haproxy, nginx]
-    default: haproxy
   backend:
     description:
       - The HAProxy backend holding the members (inventory variable C(fleet_lb_backend)). Required for V(haproxy).
@@ -83,35 +80,29 @@ options:
     type: str
     choices: [fail, force_maint]
     default: fail
-  nginx_upstream_file:
-    description:
-      - nginx only. The include file holding the upstream's C(server) lines; the module owns it.
-    type: path
-  nginx_config:
-    description:
-      - nginx only. The main configuration file, validated with C(nginx -t -c) after each change.
-    type: path
-    default: /etc/nginx/nginx.conf
-  nginx_pid_file:
-    description:
-      - nginx only. The pid file of the nginx master (its C(pid) directive), which gets SIGHUP to reload.
-    type: path
-    default: /run/nginx.pid
-  nginx_binary:
-    description:
-      - nginx only. The nginx program used for validation.
-    type: str
-    default: nginx
 requirements:
   - HAProxy 2.4 or later with an admin-level stats socket, or nginx with the upstream's servers in an include file.
 seealso:
   - module: fleetops.release.lb_pool_flip
   - module: fleetops.release.lb_pool_info
+  - plugin: fleetops.release.lb_connection
+    plugin_type: filter
 author:
   - fleetops maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
+- name: The LB modules of a block get the region's connection options from the inventory (any kind of LB)
+  module_defaults:
+    group/fleetops.release.lb: "{{ hostvars[groups[fleet_region][0]] | fleetops.release.lb_connection }}"
+  block:
+    - name: Drain the wave's hosts of the region (HAProxy, an HA pair or nginx, as the inventory says)
+      fleetops.release.lb_pool:
+        backend: "{{ fleet_lb_backend | default(omit) }}"
+        members: "{{ ['eu-1', 'eu-2'] | fleetops.release.lb_members(hostvars, 'drain') }}"
+      delegate_to: "{{ fleet_lb_host }}"
+      run_once: true
+
 - name: Take the wave's hosts of this region out of rotation (one call per region)
   fleetops.release.lb_pool:
     socket: "{{ fleet_lb_socket }}"
@@ -207,21 +198,24 @@ elapsed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
-    LB_NODES_SPEC,
     DrainTimeout,
     LbError,
     NodesDisagree,
     apply_pool,
-    lb_node_specs,
+    haproxy_nodes,
 )
 from ansible_collections.fleetops.release.plugins.module_utils._command import bounded_run_command
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
+    LB_CONNECTION_MUTUALLY_EXCLUSIVE,
+    LB_CONNECTION_SPEC,
+    argument_spec,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._nginx import NginxPool
 
 
 def main():
-    spec = dict(LB_NODES_SPEC)
-    spec.update(
-        lb_type={"type": "str", "default": "haproxy", "choices": ["haproxy", "nginx"]},
+    spec = argument_spec(
+        LB_CONNECTION_SPEC,
         backend={"type": "str"},
         members={"type": "list", "elements": "dict", "required": True, "options": {
             "server": {"type": "str", "required": True},
@@ -231,14 +225,10 @@ def main():
         }},
         drain_timeout={"type": "float", "default": 60.0},
         on_drain_timeout={"type": "str", "default": "fail", "choices": ["fail", "force_maint"]},
-        nginx_upstream_file={"type": "path"},
-        nginx_config={"type": "path", "default": "/etc/nginx/nginx.conf"},
-        nginx_pid_file={"type": "path", "default": "/run/nginx.pid"},
-        nginx_binary={"type": "str", "default": "nginx"},
     )
     module = AnsibleModule(
         argument_spec=spec,
-        mutually_exclusive=[("socket", "nodes"), ("state_file", "nodes")],
+        mutually_exclusive=LB_CONNECTION_MUTUALLY_EXCLUSIVE,
         required_if=[("lb_type", "haproxy", ("backend",)), ("lb_type", "nginx", ("nginx_upstream_file",))],
         supports_check_mode=True,
     )
@@ -250,9 +240,7 @@ def main():
         module.fail_json(msg="members is empty: list at least one server")
     try:
         if params["lb_type"] == "haproxy":
-            nodes = lb_node_specs(params)
-            if not nodes:
-                module.fail_json(msg="lb_type=haproxy needs the LB's stats socket: set socket (one node) or nodes (an HA pair)")
+            nodes = haproxy_nodes(params)
             if any("address" in m for m in members):
                 module.fail_json(msg="members[].address is for lb_type=nginx only; HAProxy servers are defined in haproxy.cfg")
             result = apply_pool(nodes, params["backend"], members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],

@@ -22,6 +22,9 @@ description:
     until at least one server is in rotation and every server in rotation is up by HAProxy's own health checks. A pool whose hosts were just
     restarted may still count as down there, and a flip to it would answer 503. When the time is up the flip is
     refused and nothing changes.
+  - It takes the whole load-balancer option group (O(lb_type) to O(nginx_binary)), so that one C(module_defaults) entry for
+    the action group C(fleetops.release.lb) fits it; O(state_file) and the C(nginx_*) options are not used.
+    O(lb_type=nginx) fails, because the flip swaps an HAProxy map at runtime, which nginx has no counterpart for.
 extends_documentation_fragment:
   - fleetops.release.lb
   - fleetops.release.common.attributes
@@ -62,11 +65,26 @@ options:
     default: 30
 seealso:
   - module: fleetops.release.lb_pool
+  - plugin: fleetops.release.lb_connection
+    plugin_type: filter
 author:
   - fleetops maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
+- name: Flip with the connection options of the region's inventory (socket or nodes), set once for the LB modules
+  module_defaults:
+    group/fleetops.release.lb: "{{ hostvars[groups[fleet_region][0]] | fleetops.release.lb_connection }}"
+  block:
+    - name: Send the region's traffic to the green pool
+      fleetops.release.lb_pool_flip:
+        map: "{{ fleet_lb_map }}"
+        key: "{{ fleet_lb_map_key }}"
+        pool: app_green
+        pools: "{{ fleet_lb_pools }}"
+      delegate_to: "{{ fleet_lb_host }}"
+      run_once: true
+
 - name: Send the region's traffic to the green pool
   fleetops.release.lb_pool_flip:
     socket: "{{ fleet_lb_socket }}"
@@ -120,22 +138,33 @@ nodes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._haproxy import LB_NODES_SPEC, LbError, flip_pool, lb_node_specs
+from ansible_collections.fleetops.release.plugins.module_utils._haproxy import LbError, flip_pool, haproxy_nodes
+from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
+    LB_CONNECTION_MUTUALLY_EXCLUSIVE,
+    LB_CONNECTION_SPEC,
+    argument_spec,
+)
 
 
 def main():
-    spec = dict(LB_NODES_SPEC)
-    spec.update(
+    spec = argument_spec(
+        LB_CONNECTION_SPEC,
         map={"type": "path"},
         key={"type": "str", "required": True, "no_log": False},
         pool={"type": "str", "required": True},
         pools={"type": "list", "elements": "str"},
         ready_timeout={"type": "float", "default": 30.0},
     )
-    module = AnsibleModule(argument_spec=spec, mutually_exclusive=[("socket", "nodes")], required_one_of=[("socket", "nodes")],
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, mutually_exclusive=LB_CONNECTION_MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     params = module.params
-    nodes = lb_node_specs(params)
+    if params["lb_type"] != "haproxy":
+        module.fail_json(msg=f"lb_pool_flip needs lb_type=haproxy, not {params['lb_type']}: a blue/green flip swaps an HAProxy map "
+                             "at runtime, which nginx has no counterpart for. Run blue/green regions behind HAProxy (inventory "
+                             "variable fleet_lb_type), or take nginx members out and back with fleetops.release.lb_pool")
+    try:
+        nodes = haproxy_nodes(params)
+    except LbError as exc:
+        module.fail_json(msg=str(exc))
     if not params["map"] and not all(node.get("map") for node in nodes):
         module.fail_json(msg="no map file: set map (or map in every entry of nodes) to the file named in the frontend's map() converter")
     try:

@@ -11,12 +11,14 @@ started from /srv/lbtest (and stopped again) when a host runs none.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
 import time
 
 import pytest
+import yaml
 
 import fleetlib
 from load import RequestLoad
@@ -409,3 +411,149 @@ def test_nginx_drain_ready_and_failed_validation(apps, extra_lb):
     assert fleetlib.http_get(node["url"], timeout=5)[0] == 200
     result, failed, out = run_module("lb_pool", dict(base, members=[{"server": "new-one", "state": "ready"}]))
     assert failed and "give its address" in result["msg"]
+
+
+# -- one option group: action group lb + module_defaults + filter lb_connection ---------------------------------------
+
+GROUP_PLAYBOOK = """
+- name: The LB modules get their connection options from the leader's inventory, once per call site
+  hosts: localhost
+  gather_facts: false
+  vars:
+    pair: {leader: lead-pair}
+    single: {leader: lead-single}
+    ngx: {leader: lead-nginx}
+  tasks:
+    - name: Drain the victim on both nodes of the pair, and read it back from the pair and from node 1 alone
+      module_defaults:
+        group/fleetops.release.lb: "{{ hostvars[item.leader] | fleetops.release.lb_connection }}"
+      block:
+        - name: Drain through the pair
+          fleetops.release.lb_pool:
+            backend: app
+            members: [{server: "{{ victim }}", state: drain}]
+            drain_timeout: 30
+          loop: ["{{ pair }}"]
+          register: pair_drain
+        - name: Read the pool of every leader
+          fleetops.release.lb_pool_info:
+            backends: "{{ ['app'] if item.leader != 'lead-nginx' else omit }}"
+          loop: ["{{ pair }}", "{{ single }}"]
+          register: haproxy_info
+        - name: Put the victim back
+          fleetops.release.lb_pool:
+            backend: app
+            members: [{server: "{{ victim }}", state: ready}]
+          loop: ["{{ pair }}"]
+          register: pair_ready
+        - name: Drain the victim in nginx, read the upstream, put it back
+          fleetops.release.lb_pool:
+            members: [{server: "{{ victim }}", state: "{{ state }}"}]
+            drain_timeout: 30
+          loop: ["{{ ngx }}"]
+          vars:
+            state: drain
+          register: nginx_drain
+        - name: Read the nginx upstream
+          fleetops.release.lb_pool_info:
+          loop: ["{{ ngx }}"]
+          register: nginx_info
+        - name: Put it back in nginx
+          fleetops.release.lb_pool:
+            members: [{server: "{{ victim }}", state: ready}]
+          loop: ["{{ ngx }}"]
+          register: nginx_ready
+        - name: A flip with every leader's group (the pair's region is not blue/green, nginx cannot flip)
+          fleetops.release.lb_pool_flip:
+            map: /nonexistent/active.map
+            key: active
+            pool: app_green
+            ready_timeout: 0
+          loop: ["{{ pair }}", "{{ ngx }}"]
+          register: flips
+          ignore_errors: true
+    - name: Hand the results to the test
+      ansible.builtin.copy:
+        dest: "{{ results_file }}"
+        content: "{{ {'pair_drain': pair_drain, 'haproxy_info': haproxy_info, 'pair_ready': pair_ready, 'nginx_drain': nginx_drain,
+                      'nginx_info': nginx_info, 'nginx_ready': nginx_ready, 'flips': flips} | to_json }}"
+        mode: "0600"
+"""
+
+
+def test_one_option_group_through_module_defaults_of_the_lb_action_group(apps, extra_lb, tmp_path):
+    """The call site the roles use: module_defaults for group/fleetops.release.lb from hostvars[leader] | lb_connection,
+    against a real HA pair and a real nginx. Set variables come through (templated by hostvars), unset and empty ones fall
+    back to the module defaults, and options of the other LB kind are ignored."""
+    fleet = apps
+    region = biggest_region(fleet)
+    pair = extra_lb("lbgroup", region, nodes=2)
+    ngx = extra_lb("lbgroupngx", region, kind="nginx")
+    node1, node2 = pair["nodes"]
+    nginx = ngx["nodes"][0]
+    for node in (node1, node2):
+        wait_for(lambda n=node: all_up(n["socket"], "app"), what=f"all servers UP on {node['name']}")
+    wait_for(lambda: fleetlib.http_get(nginx["url"], timeout=5)[0] == 200, what="nginx answering")
+    victim = fleet.hosts_in(region)[0].name
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = {"all": {"hosts": {
+        "localhost": local,
+        # A single node, through a templated socket path; the empty variables must be left out, not passed as "".
+        "lead-single": dict(local, lb_dir=os.path.dirname(node1["socket"]), fleet_lb_type="haproxy",
+                            fleet_lb_socket="{{ lb_dir }}/" + os.path.basename(node1["socket"]), fleet_lb_state_file="",
+                            fleet_lb_nodes=[], fleet_lb_nginx_config=""),
+        # The HA pair; fleet_lb_type empty means haproxy; an nginx option is set and must be ignored.
+        "lead-pair": dict(local, fleet_lb_type="", fleet_lb_timeout=5,
+                          fleet_lb_nodes=[{"socket": node1["socket"], "state_file": node1["state_file"]},
+                                          {"socket": node2["tcp_socket"], "state_file": node2["state_file"]}],
+                          fleet_lb_nginx_binary="/nonexistent/nginx"),
+        # nginx; a stale HAProxy socket must be ignored.
+        "lead-nginx": dict(local, fleet_lb_type="nginx", fleet_lb_nginx_upstream_file=nginx["upstream_file"],
+                           fleet_lb_nginx_config=nginx["config"], fleet_lb_nginx_pid_file=nginx["pidfile"],
+                           fleet_lb_socket="/nonexistent/haproxy.sock"),
+    }}}
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "group.yml").write_text(GROUP_PLAYBOOK)
+    results_file = tmp_path / "results.json"
+    proc = fleet.ansible_playbook(tmp_path / "group.yml", inventory=tmp_path / "inventory.yml",
+                                  extra_vars={"victim": victim, "results_file": str(results_file)},
+                                  env={"ANSIBLE_LOCALHOST_WARNING": "false"}, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Unsupported parameters" not in out
+    results = json.loads(results_file.read_text())
+
+    def only(name):
+        (result,) = results[name]["results"]
+        return result
+
+    drain = only("pair_drain")
+    assert drain["changed"] and drain["agree"] and [n["socket"] for n in drain["nodes"]] == [node1["socket"], node2["tcp_socket"]], drain
+    assert [n["state_file_written"] for n in drain["nodes"]] == [True, True]
+    args = drain["invocation"]["module_args"]
+    assert (args["lb_type"], args["timeout"], args["socket"], args["nginx_binary"]) == ("haproxy", 5.0, None, "/nonexistent/nginx")
+
+    pair_info, single_info = results["haproxy_info"]["results"]
+    assert [n["socket"] for n in pair_info["nodes"]] == [node1["socket"], node2["tcp_socket"]] and pair_info["agree"], pair_info
+    assert pair_info["backends"]["app"][victim]["state"] == "drain"
+    assert [n["socket"] for n in single_info["nodes"]] == [node1["socket"]], single_info  # the templated path came through
+    assert single_info["backends"]["app"][victim]["state"] == "drain"
+    args = single_info["invocation"]["module_args"]
+    # Empty and unset variables fell back to the module defaults.
+    assert (args["state_file"], args["nodes"], args["timeout"], args["nginx_config"], args["nginx_pid_file"]) == (
+        None, None, 10.0, "/etc/nginx/nginx.conf", "/run/nginx.pid"), args
+    assert only("pair_ready")["changed"]
+    assert servers(node1["socket"], "app")[victim] == ("ready", 1) and servers(node2["socket"], "app")[victim] == ("ready", 1)
+
+    ngx_drain, ngx_info, ngx_ready = only("nginx_drain"), only("nginx_info"), only("nginx_ready")
+    assert ngx_drain["changed"] and ngx_drain["reloaded"] and ngx_drain["upstream_file"] == nginx["upstream_file"], ngx_drain
+    assert ngx_drain["invocation"]["module_args"]["nginx_binary"] == "nginx"  # unset: the default, found on the PATH
+    assert ngx_info["upstream_file"] == nginx["upstream_file"] and set(ngx_info["upstream"]) == set(nginx["servers"]), ngx_info
+    assert ngx_info["upstream"][victim] == {"state": "drain", "weight": 1, "address": nginx["servers"][victim], "down": True}
+    assert ngx_ready["changed"] and "state=drain" not in open(nginx["upstream_file"], encoding="utf-8").read()
+    assert fleetlib.http_get(nginx["url"], timeout=5)[0] == 200
+
+    flip_pair, flip_nginx = results["flips"]["results"]
+    # Both were refused for what they are, not for an option the group gave them.
+    assert flip_pair["failed"] and "unknown backend 'app_green'" in flip_pair["msg"], flip_pair
+    assert flip_nginx["failed"] and flip_nginx["msg"].startswith("lb_pool_flip needs lb_type=haproxy, not nginx"), flip_nginx
