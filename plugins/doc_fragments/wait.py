@@ -47,7 +47,7 @@ options:
       failure_limit:
         description:
           - Counted failed rounds tolerated; the wait fails at the next one. V(0) fails at the first counted failure.
-          - V(null) never ends the wait early, only O(wait.timeout) does.
+          - A limit above O(wait.timeout) / O(wait.interval) never ends the wait early, only O(wait.timeout) does.
         type: int
         default: 3
       start_period:

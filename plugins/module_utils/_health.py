@@ -372,9 +372,10 @@ def wait_settings(wait):
             raise HealthError("wait.%s must be more than 0 seconds, not %r" % (key, settings[key]))
     if settings["successes"] is None or settings["successes"] < 1:
         raise HealthError("wait.successes (passing rounds in a row needed) must be at least 1, not %r" % (settings["successes"],))
-    if settings["failure_limit"] is not None and settings["failure_limit"] < 0:
-        raise HealthError("wait.failure_limit must be 0 or more (0: the first failed round ends the wait; null: only wait.timeout "
-                          "does), not %r" % (settings["failure_limit"],))
+    if settings["failure_limit"] is None or settings["failure_limit"] < 0:
+        # No "unlimited": Ansible refuses null for an option with a default; a large limit leaves it to wait.timeout.
+        raise HealthError("wait.failure_limit must be 0 or more (0: the first failed round ends the wait; a limit above "
+                          "wait.timeout / wait.interval leaves it to wait.timeout), not %r" % (settings["failure_limit"],))
     return settings
 
 
@@ -434,7 +435,7 @@ def wait_until_healthy(run_round, wait=None, clock=time.monotonic, sleep=time.sl
         elapsed = now - started
         if streak >= settings["successes"]:
             reason = "passed"
-        elif settings["failure_limit"] is not None and len(counted) > settings["failure_limit"]:
+        elif len(counted) > settings["failure_limit"]:
             reason = "failure_limit"
         elif elapsed >= settings["timeout"]:
             reason = "timeout"
