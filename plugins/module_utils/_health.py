@@ -408,9 +408,9 @@ def wait_until_healthy(run_round, wait=None, clock=time.monotonic, sleep=time.sl
     Rounds start ``interval`` seconds apart; the last one starts at ``timeout`` at the latest (``timeout`` 0: one round).
 
     Returns ``{"passed", "reason" (one of WAIT_REASONS), "elapsed", "probes", "successes", "streak" (passing rounds
-    in a row at the end), "failures" (counted),
-    "not_up" (rounds forgiven in the start period), "last_failures" [{"at", "seen", "not_up"}], "checks" (the last
-    round's verdicts), "wait" (the settings used)}``; wait_message words it.
+    in a row at the end), "failures" (counted), "not_up" (rounds forgiven in the start period), "last_failures"
+    [{"at", "seen", "not_up"}], "checks" (the last round's verdicts), "wait" (the settings used)}``; wait_message
+    words it.
     """
     settings = wait_settings(wait)
     started = clock()
@@ -443,8 +443,8 @@ def wait_until_healthy(run_round, wait=None, clock=time.monotonic, sleep=time.sl
             sleep(max(0.0, min(settings["interval"] - (now - round_started), settings["timeout"] - elapsed)))
             continue
         return {"passed": reason == "passed", "reason": reason, "elapsed": round(elapsed, 2), "probes": probes,
-                "successes": successes, "streak": streak, "failures": len(counted), "not_up": forgiven, "last_failures": counted[-LAST_FAILURES:],
-                "checks": verdicts, "wait": settings}
+                "successes": successes, "streak": streak, "failures": len(counted), "not_up": forgiven,
+                "last_failures": counted[-LAST_FAILURES:], "checks": verdicts, "wait": settings}
 
 
 def _plural(count, word):

@@ -20,6 +20,7 @@ from ansible_collections.fleetops.release.plugins.doc_fragments.wait import Modu
 from ansible_collections.fleetops.release.plugins.module_utils._activate import health_check_spec, wait_healthy
 from ansible_collections.fleetops.release.plugins.module_utils._health import (
     WAIT_OPTIONS,
+    WAIT_REASONS,
     WAIT_SPEC,
     HealthError,
     evaluate_command,
@@ -253,7 +254,7 @@ def test_the_wait_matches_a_direct_count(outcomes, successes, failure_limit, sta
         if name != "ok":
             break
         streak += 1
-    assert result["failures"] == len(counted) and result["streak"] == streak
+    assert result["reason"] in WAIT_REASONS and result["failures"] == len(counted) and result["streak"] == streak
     assert result["not_up"] == seen.count("refused") - counted.count("refused")
     if result["reason"] == "passed":
         assert streak == successes
