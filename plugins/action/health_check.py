@@ -17,15 +17,17 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.fleetops.release.plugins.module_utils import _command, _health_probe
 from ansible_collections.fleetops.release.plugins.module_utils._health import (
     MODES,
+    WAIT_SPEC,
     HealthError,
-    ProbeCounter,
     check_positive,
     conclude,
     evaluate_command,
     evaluate_http,
     evaluate_tcp,
-    failure_message,
     normalize_check,
+    wait_message,
+    wait_settings,
+    wait_until_healthy,
 )
 
 CHECK_OPTIONS = {
@@ -54,14 +56,10 @@ ARGUMENT_SPEC = {
     "checks": {"type": "list", "elements": "dict", "options": CHECK_OPTIONS, "default": []},
     "expected_release": {"type": "str"},
     "release_field": {"type": "str", "default": "release"},
-    "interval": {"type": "float", "default": 1.0},
-    "consecutive_successes": {"type": "int", "default": 1},
-    "failure_limit": {"type": "int"},
-    "timeout": {"type": "float", "default": 60.0},
     "initial_delay": {"type": "float", "default": 0.0},
-    "request_timeout": {"type": "float", "default": 5.0},
     "command_timeout": {"type": "float", "default": 30.0},
     "mode": {"type": "str", "default": "enforce", "choices": list(MODES)},
+    "wait": WAIT_SPEC["wait"],
 }
 
 
@@ -93,12 +91,9 @@ class ActionModule(ActionBase):
         host = task_vars.get("inventory_hostname", "localhost")
         try:
             checks = build_checks(args)
-            check_positive("interval", args["interval"])
-            check_positive("timeout", args["timeout"], allow_zero=True)
+            wait = wait_settings(args["wait"])
             check_positive("initial_delay", args["initial_delay"], allow_zero=True)
-            check_positive("request_timeout", args["request_timeout"])
             check_positive("command_timeout", args["command_timeout"])
-            counter = ProbeCounter(args["consecutive_successes"], args["failure_limit"])
         except HealthError as exc:
             raise AnsibleActionFail("%s: %s" % (host, to_text(exc)))
 
@@ -108,39 +103,10 @@ class ActionModule(ActionBase):
         self._task_vars = task_vars
         if args["initial_delay"]:
             time.sleep(args["initial_delay"])
-        started = time.monotonic()
-        verdicts = []
-        while True:
-            round_started = time.monotonic()
-            verdicts = [self._probe(check, args["request_timeout"]) for check in checks]
-            now = time.monotonic()
-            state = counter.record(all(v["ok"] for v in verdicts), now)
-            elapsed = now - started
-            if state is None and elapsed >= args["timeout"]:
-                state = "timeout"
-            if state:
-                break
-            time.sleep(max(0.0, min(args["interval"] - (now - round_started), args["timeout"] - elapsed)))
-
-        result.update(probes=counter.probes, successes=counter.successes, failures=counter.failures,
-                      elapsed=round(elapsed, 2), checks=verdicts)
-        if state == "passed":
-            message = "%s: %d check%s passed %d time%s in a row after %d probe%s (%.1f s)" % (
-                host, len(checks), "" if len(checks) == 1 else "s", counter.streak_successes,
-                "" if counter.streak_successes == 1 else "s", counter.probes, "" if counter.probes == 1 else "s", elapsed)
-            return conclude(result, True, message, args["mode"])
-        if state == "failed":
-            why = "%d failed probes exceed failure_limit %d" % (counter.failures, args["failure_limit"])
-        elif counter.streak_failures:
-            why = "not healthy within the timeout of %g s" % args["timeout"]
-        else:
-            why = "only %d of %d consecutive successes within the timeout of %g s" % (
-                counter.streak_successes, args["consecutive_successes"], args["timeout"])
-        if counter.streak_failures:
-            message = failure_message(host, verdicts, why, counter.failing_for(now), counter.streak_failures, elapsed)
-        else:
-            message = "%s: %s (last probe passed: %s)" % (host, why, "; ".join("%s saw %s" % (v["name"], v["seen"]) for v in verdicts))
-        return conclude(result, False, message, args["mode"])
+        waited = wait_until_healthy(lambda: [self._probe(check, wait["request_timeout"]) for check in checks], wait)
+        result.update(probes=waited["probes"], successes=waited["successes"], failures=waited["failures"], not_up=waited["not_up"],
+                      reason=waited["reason"], last_failures=waited["last_failures"], elapsed=waited["elapsed"], checks=waited["checks"])
+        return conclude(result, waited["passed"], wait_message(host, waited), args["mode"])
 
     # -- probes ------------------------------------------------------------------------------------------
 

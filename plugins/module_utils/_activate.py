@@ -15,7 +15,13 @@ from __future__ import annotations
 import time
 
 from ansible_collections.fleetops.release.plugins.module_utils import _command
-from ansible_collections.fleetops.release.plugins.module_utils._health import evaluate_http, normalize_check
+from ansible_collections.fleetops.release.plugins.module_utils._health import (
+    evaluate_http,
+    normalize_check,
+    wait_message,
+    wait_settings,
+    wait_until_healthy,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._health_probe import http_probe
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
 
@@ -85,25 +91,15 @@ def health_check_spec(url, release_field="release", expected_release=None):
     return normalize_check(check, 0)
 
 
-def wait_healthy(check, timeout=60.0, interval=1.0, consecutive_successes=1, request_timeout=5.0,
-                 probe=http_probe, clock=time.monotonic, sleep=time.sleep):
-    """Probe until ``consecutive_successes`` answers in a row pass, or ``timeout`` seconds passed.
+def wait_healthy(check, wait=None, probe=http_probe, clock=time.monotonic, sleep=time.sleep):
+    """The health wait (_health.wait_until_healthy) of one http check probed from here; its result with ``msg``."""
+    settings = wait_settings(wait)
 
-    Returns ``{"passed", "attempts", "elapsed", "seen", "expected"}`` with the last verdict's texts.
-    """
-    started = clock()
-    attempts = streak = 0
-    verdict = None
-    while True:
-        attempts += 1
-        verdict = evaluate_http(check, probe(check["url"], timeout=request_timeout))
-        streak = streak + 1 if verdict["ok"] else 0
-        elapsed = clock() - started
-        if streak >= consecutive_successes or elapsed + interval > timeout:
-            break
-        sleep(interval)
-    return {"passed": streak >= consecutive_successes, "attempts": attempts, "elapsed": round(elapsed, 2),
-            "seen": verdict["seen"], "expected": verdict["expected"]}
+    def run_round():
+        return [evaluate_http(check, probe(check["url"], timeout=settings["request_timeout"]))]
+    result = wait_until_healthy(run_round, settings, clock=clock, sleep=sleep)
+    result["msg"] = wait_message(None, result)
+    return result
 
 
 def is_rollback_away(store, from_release, to_release):
@@ -120,8 +116,8 @@ def activate(store, snapshots, release_id, operation="deploy", config="auto", re
 
     ``store`` is a ReleaseStore, ``snapshots`` a SnapshotStore. ``config``: ``auto`` restores the release's snapshot
     when it has one, ``required`` refuses a release without one, ``skip`` leaves the live configuration alone.
-    ``restart(previous)`` runs the restart command; ``health()`` returns a wait_healthy result. The restart runs when
-    the switch or the configuration changed anything (or an earlier run left the operation pending).
+    ``restart(previous)`` runs the restart command; ``health()`` returns a wait_healthy result (``passed``, ``msg``...).
+    The restart runs when the switch or the configuration changed anything (or an earlier run left the operation pending).
     Raises ActivationFailed (with the partial result) when the restart or the health check fails: the operation then
     stays pending, so a re-run finishes it and a revert knows where the host came from.
     ``mark_left_bad``: once a rollback to an older release is confirmed, the release it left is marked bad (who,
@@ -170,10 +166,8 @@ def activate(store, snapshots, release_id, operation="deploy", config="auto", re
         result["health"] = health()
         if not result["health"]["passed"]:
             raise ActivationFailed(
-                "release %s is live on this host but its health check did not pass within %s s (%d probes): expected %s, "
-                "last seen %s. The operation stays pending; revert the host or re-run once it is fixed."
-                % (release_id, result["health"]["elapsed"], result["health"]["attempts"], result["health"]["expected"],
-                   result["health"]["seen"]), result)
+                "release %s is live on this host but did not become healthy: %s. The operation stays pending; revert the host "
+                "or re-run once it is fixed." % (release_id, result["health"]["msg"]), result)
     if confirmed and result["pending"]:
         store.switch(release_id, operation=operation, run_id=run_id, actor=actor, confirmed=True)
         result["pending"] = False

@@ -4,14 +4,17 @@
 
 """Health verification and gates: the arithmetic and the judging, free of Ansible and of the network.
 
-- ``ProbeCounter``: consecutive successes needed, failures tolerated (Argo Rollouts' ``failureLimit``).
+- ``WAIT_SPEC`` and ``wait_until_healthy``: the one health wait of release_activate (on the host) and health_check
+  (on the controller): successes in a row needed, failures tolerated (Argo Rollouts' ``failureLimit``), a start
+  period for an app that is not listening yet (Docker's ``HEALTHCHECK --start-period``), a timeout.
 - ``BreachTracker``: "the condition has been violated for at least N seconds in a row".
 - ``ErrorRateWindow``: error rate over a trailing window of samples.
 - ``percentile``: nearest-rank percentiles for latency reports.
 - ``evaluate_*``: turn a probe's answer into a verdict with what was expected and what was seen.
 - ``prometheus_series``: the values of a Prometheus ``/api/v1/query`` answer.
 
-The action plugins ``health_check``, ``traffic_gate`` and ``metric_gate`` do the probing and the clock.
+The action plugins ``health_check``, ``traffic_gate`` and ``metric_gate`` and the module ``release_activate`` do the
+probing; the clock and the sleep are parameters of the wait, so that unit tests replay recorded answers.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import math
 import operator
 import re
+import time
 
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
 
@@ -66,53 +70,6 @@ def latency_summary(latencies_ms):
         "p95_ms": rounded(percentile(latencies_ms, 95)),
         "max_ms": rounded(max(latencies_ms) if latencies_ms else None),
     }
-
-
-class ProbeCounter:
-    """Counts probe rounds the way progressive-delivery tools do.
-
-    Passed once ``consecutive_successes`` rounds in a row succeeded. Failed once more than ``failure_limit``
-    rounds failed in total (``failure_limit`` None: failures never end the check, only the timeout does;
-    0: the first failure does).
-    """
-
-    def __init__(self, consecutive_successes=1, failure_limit=None):
-        if consecutive_successes < 1:
-            raise HealthError("consecutive_successes must be at least 1, not %r" % (consecutive_successes,))
-        if failure_limit is not None and failure_limit < 0:
-            raise HealthError("failure_limit must be 0 or more (or null for no limit), not %r" % (failure_limit,))
-        self.consecutive_successes = consecutive_successes
-        self.failure_limit = failure_limit
-        self.probes = 0
-        self.successes = 0
-        self.failures = 0
-        self.streak_successes = 0
-        self.streak_failures = 0
-        self.failing_since = None
-
-    def record(self, ok, now):
-        """Count one round at time ``now``; return "passed", "failed" or None (go on probing)."""
-        self.probes += 1
-        if ok:
-            self.successes += 1
-            self.streak_successes += 1
-            self.streak_failures = 0
-            self.failing_since = None
-        else:
-            self.failures += 1
-            self.streak_failures += 1
-            self.streak_successes = 0
-            if self.failing_since is None:
-                self.failing_since = now
-        if self.streak_successes >= self.consecutive_successes:
-            return "passed"
-        if self.failure_limit is not None and self.failures > self.failure_limit:
-            return "failed"
-        return None
-
-    def failing_for(self, now):
-        """Seconds since the first failure of the current run of failures (0 when the last round passed)."""
-        return 0.0 if self.failing_since is None else max(0.0, now - self.failing_since)
 
 
 class BreachTracker:
@@ -282,9 +239,10 @@ def values_match(seen, expected):
     return _as_text(seen) == _as_text(expected)
 
 
-def _verdict(check, ok, expected, seen, latency_ms):
+def _verdict(check, ok, expected, seen, latency_ms, not_up=False):
+    """``not_up``: the check failed only because nothing answered (yet); see wait_until_healthy."""
     return {"name": check["name"], "type": check["type"], "ok": ok, "expected": expected, "seen": seen,
-            "latency_ms": latency_ms}
+            "latency_ms": latency_ms, "not_up": bool(not_up) and not ok}
 
 
 def evaluate_http(check, answer):
@@ -304,7 +262,7 @@ def evaluate_http(check, answer):
     expected_text = ", ".join(expected)
 
     if answer.get("error"):
-        return _verdict(check, False, expected_text, "no answer (%s)" % answer["error"], latency)
+        return _verdict(check, False, expected_text, "no answer (%s)" % answer["error"], latency, answer.get("not_up"))
 
     problems = []
     status = answer.get("status")
@@ -350,7 +308,7 @@ def evaluate_tcp(check, answer):
     if check.get("max_latency_ms") is not None:
         expected += " within %g ms" % check["max_latency_ms"]
     if answer.get("error"):
-        return _verdict(check, False, expected, "no connection (%s)" % answer["error"], latency)
+        return _verdict(check, False, expected, "no connection (%s)" % answer["error"], latency, answer.get("not_up"))
     if check.get("max_latency_ms") is not None and latency is not None and latency > check["max_latency_ms"]:
         return _verdict(check, False, expected, "a connection after %g ms" % latency, latency)
     return _verdict(check, True, expected, "connected in %g ms" % latency, latency)
@@ -382,11 +340,146 @@ def evaluate_command(check, rc, stdout, stderr, latency_ms=None, killed_after=No
                     latency_ms)
 
 
-def failure_message(host, verdicts, why, failing_for, streak, elapsed):
-    """'<host>: check '<name>' expected <...> but saw <...>; ...' naming every failing check, and for how long."""
-    parts = ["check '%s' expected %s but saw %s" % (v["name"], v["expected"], v["seen"]) for v in verdicts if not v["ok"]]
-    return "%s: %s; failing for %.1f s (%d failed probe%s in a row, %.1f s since the first probe): %s" % (
-        host, "; ".join(parts) or "no check ran", failing_for, streak, "" if streak == 1 else "s", elapsed, why)
+# -- the health wait -----------------------------------------------------------------------------------
+
+# The suboptions of ``wait`` (release_activate and health_check; documented once in doc fragment fleetops.release.wait).
+WAIT_OPTIONS = {
+    "timeout": {"type": "float", "default": 60.0},
+    "interval": {"type": "float", "default": 0.5},
+    "successes": {"type": "int", "default": 1},
+    "failure_limit": {"type": "int", "default": 3},
+    "start_period": {"type": "float", "default": 10.0},
+    "request_timeout": {"type": "float", "default": 5.0},
+}
+# apply_defaults: an omitted ``wait`` gets every default, like ``wait: {}``.
+WAIT_SPEC = {"wait": {"type": "dict", "options": WAIT_OPTIONS, "apply_defaults": True}}
+WAIT_REASONS = ("passed", "failure_limit", "timeout")
+LAST_FAILURES = 10
+
+
+def wait_settings(wait):
+    """The ``wait`` option with the defaults of what it leaves out, checked; raises HealthError naming the suboption."""
+    settings = dict((key, spec["default"]) for key, spec in WAIT_OPTIONS.items())
+    unknown = sorted(set(wait or {}) - set(WAIT_OPTIONS))
+    if unknown:
+        raise HealthError("wait has no suboption %s; it takes %s" % (", ".join(unknown), ", ".join(WAIT_OPTIONS)))
+    settings.update(wait or {})
+    for key in ("timeout", "start_period"):
+        if settings[key] is None or settings[key] < 0:
+            raise HealthError("wait.%s must be 0 or more seconds, not %r" % (key, settings[key]))
+    for key in ("interval", "request_timeout"):
+        if settings[key] is None or settings[key] <= 0:
+            raise HealthError("wait.%s must be more than 0 seconds, not %r" % (key, settings[key]))
+    if settings["successes"] is None or settings["successes"] < 1:
+        raise HealthError("wait.successes (passing rounds in a row needed) must be at least 1, not %r" % (settings["successes"],))
+    if settings["failure_limit"] is None or settings["failure_limit"] < 0:
+        # No "unlimited": Ansible refuses null for an option with a default; a large limit leaves it to wait.timeout.
+        raise HealthError("wait.failure_limit must be 0 or more (0: the first failed round ends the wait; a limit above "
+                          "wait.timeout / wait.interval leaves it to wait.timeout), not %r" % (settings["failure_limit"],))
+    return settings
+
+
+def round_outcome(verdicts):
+    """``passed``, ``not_up`` (the only trouble: nothing answered, see _health_probe) or ``failed`` (a wrong answer)."""
+    if all(v["ok"] for v in verdicts):
+        return "passed"
+    if all(v["ok"] or v.get("not_up") for v in verdicts):
+        return "not_up"
+    return "failed"
+
+
+def _seen_of_round(verdicts):
+    failing = [v for v in verdicts if not v["ok"]]
+    if len(verdicts) == 1:
+        return failing[0]["seen"]
+    return "; ".join("%s: %s" % (v["name"], v["seen"]) for v in failing)
+
+
+def wait_until_healthy(run_round, wait=None, clock=time.monotonic, sleep=time.sleep):
+    """Run rounds of checks until they pass ``successes`` times in a row, fail for good, or ``timeout`` passes.
+
+    ``run_round()`` runs every check once and returns their verdicts (evaluate_*). A round fails definitely when a
+    check got a wrong answer (an HTTP status it does not accept, such as a 5xx; another release; a failed command):
+    that counts against ``failure_limit`` at any time. A round whose only trouble is that nothing answered (refused,
+    reset, timed out) is an app not listening yet: not counted while it started within ``start_period`` seconds of the
+    start of the wait, counted like any failure after that, so that an app that crashes at start fails after about
+    start_period + failure_limit * interval instead of the whole timeout. Failures are counted in total (a passing
+    round does not forgive the ones before it); the wait fails at the first failure beyond ``failure_limit``.
+    Rounds start ``interval`` seconds apart; the last one starts at ``timeout`` at the latest (``timeout`` 0: one round).
+
+    Returns ``{"passed", "reason" (one of WAIT_REASONS), "elapsed", "probes", "successes", "streak" (passing rounds
+    in a row at the end), "failures" (counted), "not_up" (rounds forgiven in the start period), "last_failures"
+    [{"at", "seen", "not_up"}], "checks" (the last round's verdicts), "wait" (the settings used)}``; wait_message
+    words it.
+    """
+    settings = wait_settings(wait)
+    started = clock()
+    probes = successes = streak = forgiven = 0
+    counted = []
+    while True:
+        round_started = clock()
+        verdicts = run_round()
+        now = clock()
+        probes += 1
+        outcome = round_outcome(verdicts)
+        if outcome == "passed":
+            successes += 1
+            streak += 1
+        else:
+            streak = 0
+            if outcome == "not_up" and round_started - started < settings["start_period"]:
+                forgiven += 1
+            else:
+                counted.append({"at": round(round_started - started, 2), "seen": _seen_of_round(verdicts),
+                                "not_up": outcome == "not_up"})
+        elapsed = now - started
+        if streak >= settings["successes"]:
+            reason = "passed"
+        elif len(counted) > settings["failure_limit"]:
+            reason = "failure_limit"
+        elif elapsed >= settings["timeout"]:
+            reason = "timeout"
+        else:
+            sleep(max(0.0, min(settings["interval"] - (now - round_started), settings["timeout"] - elapsed)))
+            continue
+        return {"passed": reason == "passed", "reason": reason, "elapsed": round(elapsed, 2), "probes": probes,
+                "successes": successes, "streak": streak, "failures": len(counted), "not_up": forgiven,
+                "last_failures": counted[-LAST_FAILURES:], "checks": verdicts, "wait": settings}
+
+
+def _plural(count, word):
+    return "%d %s%s" % (count, word, "" if count == 1 else "s")
+
+
+def wait_message(subject, result):
+    """The verdict of a wait in words: the subject (host, release), every failing check with what it expected and saw,
+    why the wait ended and after how long, and the ``wait`` suboption to change."""
+    settings = result["wait"]
+    prefix = "%s: " % subject if subject else ""
+    if result["passed"]:
+        return "%s%s passed %s in a row after %s (%.1f s)" % (
+            prefix, _plural(len(result["checks"]), "check"), _plural(settings["successes"], "time"), _plural(result["probes"], "probe"),
+            result["elapsed"])
+    failing = "; ".join("check '%s' expected %s but saw %s" % (v["name"], v["expected"], v["seen"]) for v in result["checks"] if not v["ok"])
+    forgiven = (", %d without an answer during wait.start_period of %g s not counted" % (result["not_up"], settings["start_period"])
+                if result["not_up"] else "")
+    if result["reason"] == "failure_limit":
+        last = ", ".join("%.1f s: %s" % (f["at"], f["seen"]) for f in result["last_failures"])
+        if all(f["not_up"] for f in result["last_failures"]):
+            hint = ("Nothing answered after wait.start_period of %g s: is the app running and listening (did it crash at start)? "
+                    "Raise wait.start_period if it needs longer to start" % settings["start_period"])
+        else:
+            hint = "Fix the release, or raise wait.failure_limit to tolerate more failed rounds"
+        return "%s%s; %s (more than wait.failure_limit %d) after %.1f s (%s%s; failures at %s). %s" % (
+            prefix, failing, _plural(result["failures"], "failed round"), settings["failure_limit"], result["elapsed"],
+            _plural(result["probes"], "probe"), forgiven, last, hint)
+    if failing:
+        return "%s%s; not healthy within wait.timeout of %g s (%s, %d failed%s). Raise wait.timeout if it needs longer" % (
+            prefix, failing, settings["timeout"], _plural(result["probes"], "probe"), result["failures"], forgiven)
+    return ("%sonly %d of wait.successes %d passing rounds in a row within wait.timeout of %g s (%s, %d failed%s; the last one "
+            "passed: %s). Raise wait.timeout, or lower wait.successes" % (
+                prefix, result["streak"], settings["successes"], settings["timeout"], _plural(result["probes"], "probe"),
+                result["failures"], forgiven, "; ".join("%s saw %s" % (v["name"], v["seen"]) for v in result["checks"])))
 
 
 # -- Prometheus ----------------------------------------------------------------------------------------

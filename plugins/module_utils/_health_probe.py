@@ -9,11 +9,15 @@ action plugin runs this file's source as ``python3 -c <source> <spec as JSON>`` 
 from stdout. Keep it self-contained: no imports outside the standard library, nothing newer than Python 3.6.
 
 An answer is ``{"status": int or None, "headers": {lower-case name: value}, "body": str, "latency_ms": float,
-"error": str or None}``; ``error`` is set when no HTTP answer (or no TCP connection) came.
+"error": str or None, "not_up": bool}``; ``error`` is set when no HTTP answer (or no TCP connection) came, and
+``not_up`` when that is what a service that has not started (yet) looks like: refused, reset or no answer in time.
+The health wait (_health.wait_until_healthy) forgives those during its start period; every other error (TLS, DNS,
+a malformed answer) is a failure at once.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -34,16 +38,24 @@ class _NoRedirect(urllib_request.HTTPRedirectHandler):
 
 
 def _describe_error(exc, timeout):
+    """(text, not_up) of a failed probe: not_up for what a service that is not listening (yet) looks like."""
     reason = getattr(exc, "reason", exc)
     if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "no answer within %g s (timed out)" % timeout
+        return "no answer within %g s (timed out)" % timeout, True
     if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
+        return "connection refused", True
+    if isinstance(reason, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        # http.client.RemoteDisconnected is a ConnectionResetError: closed before any answer.
+        return "connection reset (%s)" % (reason or type(reason).__name__), True
     if isinstance(reason, ssl.SSLError):
-        return "TLS error: %s" % reason
+        return "TLS error: %s" % reason, False
     if isinstance(reason, socket.gaierror):
-        return "cannot resolve the host name: %s" % reason
-    return "%s: %s" % (type(reason).__name__, reason)
+        return "cannot resolve the host name: %s" % reason, False
+    return "%s: %s" % (type(reason).__name__, reason), False
+
+
+def _empty_answer():
+    return {"status": None, "headers": {}, "body": "", "latency_ms": None, "error": None, "not_up": False}
 
 
 def http_probe(url, method="GET", headers=None, timeout=5.0, validate_certs=True):
@@ -58,7 +70,7 @@ def http_probe(url, method="GET", headers=None, timeout=5.0, validate_certs=True
     opener = urllib_request.build_opener(*handlers)
     req = urllib_request.Request(url, method=method, headers=dict(headers or {}))
     started = time.monotonic()
-    answer = {"status": None, "headers": {}, "body": "", "latency_ms": None, "error": None}
+    answer = _empty_answer()
     response = None
     try:
         try:
@@ -69,8 +81,8 @@ def http_probe(url, method="GET", headers=None, timeout=5.0, validate_certs=True
         answer["status"] = int(response.getcode())
         answer["headers"] = dict((name.lower(), value) for name, value in response.headers.items())
         answer["body"] = body.decode("utf-8", "replace")
-    except (urllib_error.URLError, OSError, ValueError) as exc:
-        answer["error"] = _describe_error(exc, timeout)
+    except (urllib_error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        answer["error"], answer["not_up"] = _describe_error(exc, timeout)
     finally:
         if response is not None:
             response.close()
@@ -81,12 +93,12 @@ def http_probe(url, method="GET", headers=None, timeout=5.0, validate_certs=True
 def tcp_probe(host, port, timeout=5.0):
     """Open (and close) one TCP connection."""
     started = time.monotonic()
-    answer = {"status": None, "headers": {}, "body": "", "latency_ms": None, "error": None}
+    answer = _empty_answer()
     try:
         sock = socket.create_connection((host, int(port)), timeout=timeout)
         sock.close()
     except OSError as exc:
-        answer["error"] = _describe_error(exc, timeout)
+        answer["error"], answer["not_up"] = _describe_error(exc, timeout)
     answer["latency_ms"] = round((time.monotonic() - started) * 1000.0, 1)
     return answer
 

@@ -18,13 +18,15 @@ description:
     a latency ceiling) and TCP connect checks run from the controller, or on the host with O(checks[].run_on=host) when the
     service is only reachable there. Command checks (a smoke script, C(systemctl is-active myapp)) run on the host over its
     connection.
-  - "Semantics as in progressive-delivery tools: after O(initial_delay), every O(interval) seconds all checks run (a round);
-    the host passes after O(consecutive_successes) passing rounds in a row; it fails when more than O(failure_limit) rounds
-    failed, or when O(timeout) seconds passed without passing."
+  - "Semantics as in progressive-delivery tools: after O(initial_delay), every O(wait.interval) seconds all checks run (a
+    round); the host passes after O(wait.successes) passing rounds in a row; it fails when more than O(wait.failure_limit)
+    rounds failed, or when O(wait.timeout) seconds passed without passing. Rounds where nothing answered do not count
+    during O(wait.start_period). The same wait as the host's own health wait of M(fleetops.release.release_activate)."
   - With O(expected_release), the O(url) must answer JSON whose O(release_field) equals that release. This is how a
     rollback is proven, not just assumed.
 extends_documentation_fragment:
   - fleetops.release.health
+  - fleetops.release.wait
   - fleetops.release.health.attributes
 options:
   url:
@@ -119,32 +121,10 @@ options:
       stdout_regex:
         description: Regular expression the standard output of a V(command) check must match.
         type: str
-  interval:
-    description: Seconds from the start of one round to the start of the next.
-    type: float
-    default: 1.0
-  consecutive_successes:
-    description: Passing rounds in a row needed to pass.
-    type: int
-    default: 1
-  failure_limit:
-    description:
-      - Failed rounds tolerated in total; the check fails at the next one (V(0) fails at the first failed round).
-      - Unset, failed rounds never end the check early and only O(timeout) does, which suits a service that is still
-        starting.
-    type: int
-  timeout:
-    description: Seconds, counted from the first round, after which the check fails if it has not passed.
-    type: float
-    default: 60.0
   initial_delay:
     description: Seconds to wait before the first round (a service known to need time to start).
     type: float
     default: 0.0
-  request_timeout:
-    description: Seconds one HTTP request or TCP connect may take before it counts as a failed probe.
-    type: float
-    default: 5.0
   command_timeout:
     description:
       - Seconds one run of a V(command) check may take. A command that runs longer is killed together with every process
@@ -166,8 +146,9 @@ EXAMPLES = r"""
   fleetops.release.health_check:
     url: "http://{{ ansible_host }}:8000/health"
     expected_release: "{{ fleet_verify_release }}"
-    consecutive_successes: 3
-    timeout: 60
+    wait:
+      successes: 3
+      timeout: 60
 
 - name: Several checks, one of them on the host itself
   fleetops.release.health_check:
@@ -191,17 +172,19 @@ EXAMPLES = r"""
         url: http://127.0.0.1:9100/metrics
         run_on: host
     initial_delay: 2
-    interval: 2
-    failure_limit: 10
-    timeout: 120
+    wait:
+      interval: 2
+      failure_limit: 10
+      timeout: 120
 
 - name: Trial a stricter latency check without failing anything
   fleetops.release.health_check:
     checks:
       - url: "http://{{ ansible_host }}:8000/"
         max_latency_ms: 50
-    consecutive_successes: 5
-    timeout: 10
+    wait:
+      successes: 5
+      timeout: 10
     mode: shadow
   register: latency_trial
 """
@@ -227,7 +210,9 @@ msg:
   returned: always
   type: str
   sample: "us-1: check 'http http://127.0.1.1:8000/health' expected HTTP 200, release=v2 but saw HTTP 200, release=v1;
-    failing for 10.0 s (11 failed probes in a row, 10.0 s since the first probe): not healthy within the timeout of 10 s"
+    4 failed rounds (more than wait.failure_limit 3) after 1.5 s (4 probes; failures at 0.0 s: HTTP 200, release=v1,
+    0.5 s: HTTP 200, release=v1, 1.0 s: HTTP 200, release=v1, 1.5 s: HTTP 200, release=v1). Fix the release, or raise
+    wait.failure_limit to tolerate more failed rounds"
 probes:
   description: Rounds run.
   returned: always
@@ -239,10 +224,36 @@ successes:
   type: int
   sample: 3
 failures:
-  description: Failed rounds.
+  description: Failed rounds counted against O(wait.failure_limit).
   returned: always
   type: int
   sample: 0
+not_up:
+  description: Rounds where nothing answered during O(wait.start_period), not counted.
+  returned: always
+  type: int
+  sample: 0
+reason:
+  description: Why the wait ended, V(passed), V(failure_limit) or V(timeout).
+  returned: always
+  type: str
+  sample: passed
+last_failures:
+  description: The last (up to 10) counted failed rounds.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    at:
+      description: Seconds from the first round to the start of this one.
+      type: float
+    seen:
+      description: What the failing checks saw.
+      type: str
+    not_up:
+      description: Whether nothing answered (rather than a wrong answer).
+      type: bool
+  sample: [{"at": 10.0, "seen": "no answer (connection refused)", "not_up": true}]
 elapsed:
   description: Seconds from the first round to the verdict.
   returned: always
@@ -272,6 +283,9 @@ checks:
     latency_ms:
       description: Duration of the probe in milliseconds (V(null) when it could not be measured).
       type: float
+    not_up:
+      description: Whether the check failed only because nothing answered (connection refused or reset, timed out).
+      type: bool
   sample:
     - name: http http://127.0.1.1:8000/health
       type: http
@@ -279,4 +293,5 @@ checks:
       expected: HTTP 200, release=v2
       seen: HTTP 200, release=v2
       latency_ms: 2.4
+      not_up: false
 """

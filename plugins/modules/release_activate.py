@@ -16,7 +16,9 @@ description:
     edited by hand are saved to a drift folder first.
   - 2. Points C(current) at the release (one rename, see M(fleetops.release.release_switch)).
   - 3. Runs O(restart_command) once, when the switch or the configuration changed anything.
-  - 4. Probes O(health_url) from the host itself until it answers HTTP 200 (and, by default, names the release).
+  - 4. Probes O(health_url) from the host itself until it answers HTTP 200 (and, by default, names the release), as
+    O(wait) says; a wrong answer (a 5xx, another release) or an app that does not answer after O(wait.start_period) fails
+    it after O(wait.failure_limit) more rounds, without waiting out O(wait.timeout).
   - 5. Closes the operation when O(confirmed=true).
   - One module call per host instead of four keeps a wave's cost flat as the fleet grows.
   - The operation is recorded as pending before C(current) moves and stays pending until confirmed. When the restart
@@ -27,6 +29,7 @@ extends_documentation_fragment:
   - fleetops.release.common.actor
   - fleetops.release.common.switch
   - fleetops.release.restart
+  - fleetops.release.wait
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -62,22 +65,6 @@ options:
     description: Dotted path of the JSON field that names the running release.
     type: str
     default: release
-  health_timeout:
-    description: Seconds to wait for the host to become healthy.
-    type: float
-    default: 60
-  health_interval:
-    description: Seconds between probes.
-    type: float
-    default: 0.5
-  health_consecutive_successes:
-    description: Passing answers in a row that count as healthy.
-    type: int
-    default: 1
-  health_request_timeout:
-    description: Seconds one probe may take.
-    type: float
-    default: 5
   confirmed:
     description:
       - Close the operation once the host is healthy. The playbooks of this collection keep it open (V(false)) until
@@ -133,6 +120,16 @@ EXAMPLES = r"""
     health_url: "http://{{ ansible_host }}:8000/health"
     confirmed: false
     run_id: "{{ fleet_run_id }}"
+
+- name: An app that needs up to 30 s to start listening, checked 3 times in a row
+  fleetops.release.release_activate:
+    release: "2026.11.26-1"
+    restart_command: systemctl restart shop
+    health_url: "http://{{ ansible_host }}:8000/health"
+    wait:
+      start_period: 30
+      successes: 3
+      timeout: 90
 
 - name: Roll one host back, code and configuration, and close the operation
   fleetops.release.release_activate:
@@ -196,22 +193,50 @@ health:
   type: dict
   contains:
     passed:
-      description: Whether the host became healthy in time.
+      description: Whether the host became healthy.
       type: bool
-    attempts:
-      description: Probes sent.
-      type: int
+    reason:
+      description: Why the wait ended, V(passed), V(failure_limit) or V(timeout).
+      type: str
+    msg:
+      description: The verdict in words, naming the URL, what was expected and seen, and the O(wait) suboption to change.
+      type: str
     elapsed:
-      description: Seconds waited.
+      description: Seconds the wait took.
       type: float
-    seen:
-      description: What the last probe saw.
-      type: str
-    expected:
-      description: What a passing probe shows.
-      type: str
-  sample: {"passed": true, "attempts": 2, "elapsed": 0.6, "seen": "HTTP 200, release=2026.11.26-1",
-           "expected": "HTTP 200, release=2026.11.26-1"}
+    probes:
+      description: Rounds run.
+      type: int
+    successes:
+      description: Passing rounds.
+      type: int
+    streak:
+      description: Passing rounds in a row at the end.
+      type: int
+    failures:
+      description: Failed rounds counted against O(wait.failure_limit).
+      type: int
+    not_up:
+      description: Rounds without an answer during O(wait.start_period), not counted.
+      type: int
+    last_failures:
+      description: The last (up to 10) counted failures, each with C(at) (seconds since the start), C(seen) and C(not_up).
+      type: list
+      elements: dict
+    checks:
+      description: The verdict of the check in the last round (C(name), C(type), C(ok), C(expected), C(seen), C(latency_ms), C(not_up)).
+      type: list
+      elements: dict
+    wait:
+      description: The O(wait) settings used.
+      type: dict
+  sample: {"passed": true, "reason": "passed", "elapsed": 0.6, "probes": 2, "successes": 1, "streak": 1, "failures": 0,
+           "not_up": 1, "last_failures": [], "msg": "1 check passed 1 time in a row after 2 probes (0.6 s)",
+           "checks": [{"name": "http http://127.0.1.1:8000/health", "type": "http", "ok": true,
+                       "expected": "HTTP 200, release=2026.11.26-1", "seen": "HTTP 200, release=2026.11.26-1",
+                       "latency_ms": 2.1, "not_up": false}],
+           "wait": {"timeout": 60.0, "interval": 0.5, "successes": 1, "failure_limit": 3, "start_period": 10.0,
+                    "request_timeout": 5.0}}
 pending:
   description: Whether the operation is still open (not confirmed).
   returned: always
@@ -243,6 +268,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._activate import 
     run_restart,
     wait_healthy,
 )
+from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_SPEC, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
 from ansible_collections.fleetops.release.plugins.module_utils._host_info import release_host
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
@@ -270,25 +296,19 @@ def health_waiter(params, release_id):
                               release_id if params["health_check_release"] else None)
 
     def health():
-        return wait_healthy(check, timeout=params["health_timeout"], interval=params["health_interval"],
-                            consecutive_successes=params["health_consecutive_successes"],
-                            request_timeout=params["health_request_timeout"])
+        return wait_healthy(check, params["wait"])
     return health
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC,
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC, WAIT_SPEC,
             config={"type": "str", "default": "auto", "choices": ["auto", "required", "skip"]},
             restart_command={"type": "str"},
             health_url={"type": "str"},
             health_check_release={"type": "bool", "default": True},
             health_release_field={"type": "str", "default": "release"},
-            health_timeout={"type": "float", "default": 60},
-            health_interval={"type": "float", "default": 0.5},
-            health_consecutive_successes={"type": "int", "default": 1},
-            health_request_timeout={"type": "float", "default": 5},
             confirmed={"type": "bool", "default": True},
             mark_left_bad={"type": "bool", "default": False},
             unlock={"type": "dict", "options": {"holder": {"type": "str"}, "run_summary": {"type": "dict"}}},
@@ -298,9 +318,7 @@ def main():
     params = module.params
     try:
         release_id = validate_release_id(params["release"])
-        if params["health_consecutive_successes"] < 1 or params["health_timeout"] <= 0 or params["health_interval"] < 0:
-            raise FleetError("health_consecutive_successes must be at least 1, health_timeout above 0 and health_interval "
-                             "not negative")
+        wait_settings(params["wait"])  # a bad wait is refused before anything changes
         check_restart_timeout(params["restart_timeout"])
         store = ReleaseStore(params["app_root"])
         result = activate(

@@ -16,10 +16,12 @@ Endpoints:
                     /health and /metrics, and fleetapp_info{release}; never delayed, never failed
 
 Test behaviour comes from the release itself, ``behaviour.json`` next to this file:
-  {"health": "ok"|"fail", "report_release": null|"<id>", "delay_seconds": 0, "error_rate": 0.0}
+  {"health": "ok"|"fail", "report_release": null|"<id>", "delay_seconds": 0, "error_rate": 0.0, "crash": false}
   health fail: /health answers 503; report_release: the id reported instead of the real one;
   delay_seconds: added to every request; error_rate: that fraction of the requests other than /health
-  answers 500, deterministically (the n-th request fails when floor(n*rate) > floor((n-1)*rate)).
+  answers 500, deterministically (the n-th request fails when floor(n*rate) > floor((n-1)*rate));
+  crash true: the process logs "crashing at start" and exits with status 1 right after reading its configuration
+  and behaviour, before it listens (a release that dies at start: nothing ever answers on its port).
 
 SIGTERM or SIGINT: stop accepting, let the requests in flight finish, exit 0.
 """
@@ -72,7 +74,7 @@ def list_conf_d(path: str = CONF_D) -> list:
 
 
 def read_behaviour(release_dir: str = RELEASE_DIR) -> dict:
-    behaviour = {"health": "ok", "report_release": None, "delay_seconds": 0.0, "error_rate": 0.0}
+    behaviour = {"health": "ok", "report_release": None, "delay_seconds": 0.0, "error_rate": 0.0, "crash": False}
     path = os.path.join(release_dir, BEHAVIOUR_FILE)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
@@ -85,6 +87,8 @@ def read_behaviour(release_dir: str = RELEASE_DIR) -> dict:
         behaviour.update(loaded)
     if behaviour["health"] not in ("ok", "fail"):
         raise ValueError(f"behaviour health must be ok or fail, not {behaviour['health']!r}")
+    if not isinstance(behaviour["crash"], bool):
+        raise ValueError(f"behaviour crash must be true or false, not {behaviour['crash']!r}")
     behaviour["delay_seconds"] = max(0.0, float(behaviour["delay_seconds"]))
     behaviour["error_rate"] = min(1.0, max(0.0, float(behaviour["error_rate"])))
     return behaviour
@@ -219,6 +223,9 @@ def main() -> int:
             raise ValueError(f"{CONFIG_FILE} has no 'listen = ADDRESS:PORT'")
         address = parse_listen(config["listen"])
         behaviour = read_behaviour()
+        if behaviour["crash"]:
+            log(f"release {RELEASE_ID}: crashing at start (behaviour crash), before listening on {address[0]}:{address[1]}")
+            return 1
         server = AppServer(address, App(config, list_conf_d(), behaviour))
     except (OSError, ValueError) as exc:
         log(f"cannot start release {RELEASE_ID}: {exc}")

@@ -5,7 +5,7 @@
 """Health checks and gates against the real test fleet: real releases of the demo app, real HTTP, real SSH.
 
 Bad releases are made bad by their own content (behaviour.json built into the artifact): reporting another release,
-failing /health, answering slowly, failing a fraction of the requests. The hosts of one region get these releases
+failing /health, answering slowly, failing a fraction of the requests, exiting at start. The hosts of one region get these releases
 under /srv/app; what was there before (current link, state, history) is put back at the end.
 """
 
@@ -32,6 +32,7 @@ RELEASES = {
     "hc-fail": {"health": "fail"},
     "hc-slow": {"delay_seconds": 1.5},
     "hc-err10": {"error_rate": 0.1},
+    "hc-crash": {"crash": True},
 }
 PROMETHEUS = "/usr/bin/prometheus"
 PROMETHEUS_ADDRESS = os.environ.get("FLEET_PROMETHEUS_ADDRESS", "127.0.33.1")
@@ -131,8 +132,8 @@ def fixture_host(fleet, region):
 
 def test_healthy_release_passes_every_kind_of_check(fleet, host):
     result, output = health_check(
-        fleet, host, url="http://{{ ansible_host }}:8000/health", expected_release="hc-ok", consecutive_successes=3,
-        interval=0.2, timeout=10,
+        fleet, host, url="http://{{ ansible_host }}:8000/health", expected_release="hc-ok",
+        wait={"successes": 3, "interval": 0.2, "timeout": 10},
         checks=[
             {"name": "root page", "url": "http://{{ ansible_host }}:8000/", "body_regex": "^release hc-ok on ", "max_latency_ms": 2000,
              "expect_headers": {"Server": "^fleetapp/"}},
@@ -151,28 +152,33 @@ def test_healthy_release_passes_every_kind_of_check(fleet, host):
 def test_wrong_release_fails_naming_host_expected_and_seen(fleet, host):
     switch(fleet, host, "hc-wrong")
     started = time.monotonic()
-    result, output = health_check(fleet, host, url=app(fleet, host), expected_release="hc-wrong", interval=0.5, timeout=2)
+    result, output = health_check(fleet, host, url=app(fleet, host), expected_release="hc-wrong",
+                                  wait={"interval": 0.5, "timeout": 2, "failure_limit": 100})
     assert result["failed"], output
     assert time.monotonic() - started < 30
     msg = result["msg"]
-    assert msg.startswith("%s: check 'http %s' expected HTTP 200, release=hc-wrong but saw HTTP 200, release=hc-other; failing for "
-                          % (host, app(fleet, host))), msg
-    assert "not healthy within the timeout of 2 s" in msg
-    assert result["probes"] >= 4 and result["successes"] == 0
+    assert msg.startswith("%s: check 'http %s' expected HTTP 200, release=hc-wrong but saw HTTP 200, release=hc-other; not healthy "
+                          "within wait.timeout of 2 s (" % (host, app(fleet, host))), msg
+    assert result["reason"] == "timeout" and result["probes"] >= 4 and result["successes"] == 0
+    # The defaults: another release is a wrong answer, counted at once; the 4th one ends the wait.
+    result, output = health_check(fleet, host, url=app(fleet, host), expected_release="hc-wrong")
+    assert result["failed"] and result["reason"] == "failure_limit" and result["probes"] == 4, output
+    assert result["elapsed"] < 5 and "4 failed rounds (more than wait.failure_limit 3)" in result["msg"]
 
 
 def test_failing_health_stops_at_the_failure_limit(fleet, host):
     switch(fleet, host, "hc-fail")
-    result, output = health_check(fleet, host, url=app(fleet, host), interval=0.2, timeout=30, failure_limit=2)
+    result, output = health_check(fleet, host, url=app(fleet, host), wait={"interval": 0.2, "timeout": 30, "failure_limit": 2})
     assert result["failed"], output
     assert result["probes"] == 3 and result["elapsed"] < 10
     assert "expected HTTP 200 but saw HTTP 503" in result["msg"]
-    assert "3 failed probes exceed failure_limit 2" in result["msg"]
+    assert "3 failed rounds (more than wait.failure_limit 2)" in result["msg"]
+    assert [f["seen"] for f in result["last_failures"]] == ["HTTP 503"] * 3
 
 
 def test_shadow_mode_reports_without_failing(fleet, host):
     switch(fleet, host, "hc-wrong")
-    result, output = health_check(fleet, host, url=app(fleet, host), expected_release="hc-wrong", timeout=0, mode="shadow")
+    result, output = health_check(fleet, host, url=app(fleet, host), expected_release="hc-wrong", wait={"timeout": 0}, mode="shadow")
     assert not result["failed"], output
     assert result["passed"] is False and result["would_fail"] is True and result["mode"] == "shadow"
     assert result["msg"].startswith("shadow mode, not failing: %s: check " % host)
@@ -182,30 +188,86 @@ def test_shadow_mode_reports_without_failing(fleet, host):
 
 def test_slow_release_breaks_the_latency_ceiling_and_the_request_timeout(fleet, host):
     switch(fleet, host, "hc-slow")
-    result, output = health_check(fleet, host, checks=[{"url": app(fleet, host), "max_latency_ms": 500}], timeout=0)
+    result, output = health_check(fleet, host, checks=[{"url": app(fleet, host), "max_latency_ms": 500}], wait={"timeout": 0})
     assert result["failed"], output
     assert "expected HTTP 200, an answer within 500 ms but saw HTTP 200, an answer after 1" in result["msg"]
-    result, output = health_check(fleet, host, url=app(fleet, host), request_timeout=0.5, timeout=0)
+    result, output = health_check(fleet, host, url=app(fleet, host), wait={"request_timeout": 0.5, "timeout": 0})
     assert result["failed"], output
     assert "but saw no answer (no answer within 0.5 s (timed out))" in result["msg"]
 
 
 def test_unreachable_url_and_closed_port_give_clear_errors(fleet, host):
     closed = "http://%s:1/health" % fleet.host(host).address
-    result, output = health_check(fleet, host, url=closed, interval=0.2, timeout=0.5)
+    result, output = health_check(fleet, host, url=closed, wait={"interval": 0.2, "timeout": 0.5})
     assert result["failed"], output
     assert "check 'http %s' expected HTTP 200 but saw no answer (connection refused)" % closed in result["msg"]
-    result, output = health_check(fleet, host, checks=[{"type": "tcp", "host": fleet.host(host).address, "port": 1}], timeout=0)
+    result, output = health_check(fleet, host, checks=[{"type": "tcp", "host": fleet.host(host).address, "port": 1}], wait={"timeout": 0})
     assert "but saw no connection (connection refused)" in result["msg"], output
     result, output = health_check(fleet, host, checks=[{"type": "http"}])
     assert result["failed"] and "checks[0] (type http) needs url" in result["msg"], output
+    result, output = health_check(fleet, host, url=closed, wait={"interval": 0})
+    assert result["failed"] and "%s: wait.interval must be more than 0 seconds, not 0" % host in result["msg"], output
 
 
 def test_command_check_on_the_host_reports_exit_code_and_output(fleet, host):
     result, output = health_check(fleet, host, checks=[{"name": "smoke", "type": "command", "command": "echo broken >&2; exit 3"}],
-                                  timeout=0)
+                                  wait={"timeout": 0})
     assert result["failed"], output
     assert "check 'smoke' expected exit code 0 but saw exit code 3, output 'broken'" in result["msg"]
+
+
+# -- release_activate: the host's own health wait -------------------------------------------------------
+
+
+def activate(fleet, host, release_id):
+    """release_activate with the default wait, timed. Its restart launches the app and returns without waiting for an
+    answer (like systemctl restart of a simple unit), so that the health wait alone judges the release."""
+    args = {"release": release_id, "app_root": APP_ROOT, "restart_command": "%s launch" % fleet.fleetapp_ctl,
+            "health_url": app(fleet, host), "reason": "test_health"}
+    started = time.monotonic()
+    result, output = one(fleet, host, "fleetops.release.release_activate", args)
+    took = time.monotonic() - started
+    health = result.get("health") or {}
+    print("release_activate %s: failed=%s reason=%s health.elapsed=%s s probes=%s not_up=%s failures=%s (task %.1f s)" % (
+        release_id, result["failed"], health.get("reason"), health.get("elapsed"), health.get("probes"), health.get("not_up"),
+        health.get("failures"), took))
+    return result, output, took
+
+
+def test_activation_of_a_release_whose_health_fails_fails_within_seconds(fleet, host):
+    result, output, took = activate(fleet, host, "hc-fail")
+    assert result["failed"], output
+    health = result["health"]
+    assert health["reason"] == "failure_limit" and health["failures"] == 4 and not health["passed"], output
+    assert health["elapsed"] < 20 and took < 60, output
+    assert [f["seen"] for f in health["last_failures"]] == ["HTTP 503"] * 4
+    assert result["msg"].startswith(
+        "release hc-fail is live on this host but did not become healthy: check 'http %s' expected HTTP 200, release=hc-fail but "
+        "saw HTTP 503; 4 failed rounds (more than wait.failure_limit 3) after " % app(fleet, host)), result["msg"]
+    assert "Fix the release, or raise wait.failure_limit" in result["msg"]
+    assert result["to"] == "hc-fail" and result["switched"] and result["pending"] is True  # left for a revert or a re-run
+
+
+def test_activation_of_a_release_that_crashes_at_start_fails_after_the_start_period(fleet, host):
+    result, output, took = activate(fleet, host, "hc-crash")
+    assert result["failed"], output
+    health = result["health"]
+    assert health["reason"] == "failure_limit" and health["failures"] == 4 and health["not_up"] > 0, output
+    # start_period 10 s + failure_limit 3 x interval 0.5 s = 11.5 s, not the 60 s timeout
+    assert 10 <= health["elapsed"] < 20 and took < 60, output
+    assert all(f["not_up"] and f["seen"] == "no answer (connection refused)" for f in health["last_failures"]), health
+    assert "Nothing answered after wait.start_period of 10 s" in result["msg"], result["msg"]
+    running = fleet.ssh(host, "%s status" % fleet.fleetapp_ctl, check=False)
+    assert running.returncode == 3, running  # it really exited
+
+
+def test_activation_of_a_healthy_release_passes(fleet, host):
+    result, output, took = activate(fleet, host, "hc-err10")  # /health is fine; only other paths fail sometimes
+    assert not result["failed"], output
+    health = result["health"]
+    assert health["passed"] and health["reason"] == "passed" and health["failures"] == 0, health
+    assert health["elapsed"] < 20 and result["to"] == "hc-err10" and result["restarted"]
+    assert health["checks"][0]["seen"] == "HTTP 200, release=hc-err10"
 
 
 # -- traffic_gate --------------------------------------------------------------------------------------

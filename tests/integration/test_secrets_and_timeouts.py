@@ -177,7 +177,7 @@ def test_a_hanging_health_command_is_killed_with_what_it_started(fleet, hosts):
     started = time.monotonic()
     try:
         results, proc = fleet.ansible_module(name, "fleetops.release.health_check",
-                                             {"checks": [check], "command_timeout": 2, "timeout": 1, "interval": 0.5}, timeout=90)
+                                             {"checks": [check], "command_timeout": 2, "wait": {"timeout": 1, "interval": 0.5}}, timeout=90)
     finally:
         left = namespace_pids_running(fleet, name, marker)
         kill_pids(left)

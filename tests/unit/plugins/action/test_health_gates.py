@@ -12,14 +12,18 @@ import pytest
 import yaml
 
 from ansible_collections.fleetops.release.plugins.doc_fragments.health import ModuleDocFragment
+from ansible_collections.fleetops.release.plugins.doc_fragments.wait import ModuleDocFragment as WaitDocFragment
 from ansible_collections.fleetops.release.plugins.module_utils._health import HealthError
 
 PLUGINS = ("health_check", "traffic_gate", "metric_gate")
 
 
 def documented_options(name):
+    """The module's options with those of its doc fragments (health for all three, wait for health_check)."""
     doc = yaml.safe_load(importlib.import_module("ansible_collections.fleetops.release.plugins.modules.%s" % name).DOCUMENTATION)
     options = dict(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"])
+    if "fleetops.release.wait" in doc["extends_documentation_fragment"]:
+        options.update(yaml.safe_load(WaitDocFragment.DOCUMENTATION)["options"])
     options.update(doc["options"])
     return options
 

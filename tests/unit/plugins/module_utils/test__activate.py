@@ -59,7 +59,8 @@ class Restarts:
 
 
 def healthy(passed=True):
-    return lambda: {"passed": passed, "attempts": 3, "elapsed": 1.0, "seen": "HTTP 503", "expected": "HTTP 200"}
+    return lambda: {"passed": passed, "reason": "passed" if passed else "failure_limit", "probes": 3, "elapsed": 1.0,
+                    "msg": "check 'http x' expected HTTP 200 but saw HTTP 503"}
 
 
 def test_activation_restores_config_switches_restarts_and_stays_pending(host):
@@ -102,7 +103,7 @@ def test_config_change_alone_restarts(host):
 
 def test_failed_health_keeps_the_host_on_the_release_and_pending(host):
     store, snapshots, dummy = host
-    with pytest.raises(ActivationFailed, match="did not pass") as caught:
+    with pytest.raises(ActivationFailed, match="did not become healthy: check 'http x' expected HTTP 200 but saw HTTP 503") as caught:
         activate(store, snapshots, "v2", restart=Restarts(), health=healthy(False), confirmed=True)
     assert caught.value.result["switched"] and caught.value.result["health"]["passed"] is False
     assert store.current() == "v2"
@@ -164,31 +165,48 @@ def answers(*releases):
     def probe(url, timeout):
         release = queue.pop(0) if len(queue) > 1 else queue[0]
         if release is None:
-            return {"status": None, "headers": {}, "body": "", "latency_ms": 1.0, "error": "connection refused"}
-        return {"status": 200, "headers": {}, "body": json.dumps({"release": release}), "latency_ms": 1.0, "error": None}
+            return {"status": None, "headers": {}, "body": "", "latency_ms": 1.0, "error": "connection refused", "not_up": True}
+        return {"status": 200, "headers": {}, "body": json.dumps({"release": release}), "latency_ms": 1.0, "error": None, "not_up": False}
     return probe
 
 
 def test_wait_healthy_waits_for_the_expected_release():
     clock = Clock()
     check = health_check_spec("http://127.0.0.1:1/health", expected_release="v2")
-    result = wait_healthy(check, timeout=10, interval=1, probe=answers(None, "v1", "v2"), clock=clock, sleep=clock.sleep)
-    assert result["passed"] and result["attempts"] == 3 and "release=v2" in result["seen"]
+    result = wait_healthy(check, {"timeout": 10, "interval": 1}, probe=answers(None, "v1", "v2"), clock=clock, sleep=clock.sleep)
+    assert result["passed"] and result["probes"] == 3 and result["failures"] == 1 and result["not_up"] == 1
+    assert result["checks"][0]["seen"] == "HTTP 200, release=v2"
 
 
 def test_wait_healthy_needs_consecutive_successes_and_gives_up_at_the_timeout():
     clock = Clock()
     check = health_check_spec("http://127.0.0.1:1/health", expected_release="v2")
     flapping = answers("v2", None, "v2", None, "v2", None, "v2", None, "v2", None, "v2", None)
-    result = wait_healthy(check, timeout=5, interval=1, consecutive_successes=2, probe=flapping, clock=clock, sleep=clock.sleep)
-    assert not result["passed"] and result["attempts"] == 6 and clock.now == 5
+    result = wait_healthy(check, {"timeout": 5, "interval": 1, "successes": 2}, probe=flapping, clock=clock, sleep=clock.sleep)
+    assert not result["passed"] and result["reason"] == "timeout" and result["probes"] == 6 and clock.now == 5
 
 
 def test_wait_healthy_without_release_check_accepts_any_release():
     clock = Clock()
     check = health_check_spec("http://127.0.0.1:1/health")
-    result = wait_healthy(check, timeout=5, interval=1, probe=answers("v7"), clock=clock, sleep=clock.sleep)
-    assert result["passed"] and result["attempts"] == 1
+    result = wait_healthy(check, {"timeout": 5, "interval": 1}, probe=answers("v7"), clock=clock, sleep=clock.sleep)
+    assert result["passed"] and result["probes"] == 1
+
+
+def test_a_failed_wait_fails_the_activation_with_its_message(host):
+    store, snapshots, dummy = host
+    clock = Clock()
+    check = health_check_spec("http://127.0.0.1:1/health", expected_release="v2")
+
+    def health():
+        return wait_healthy(check, {}, probe=answers("v1"), clock=clock, sleep=clock.sleep)
+    with pytest.raises(ActivationFailed) as caught:
+        activate(store, snapshots, "v2", restart=Restarts(), health=health, confirmed=True)
+    assert str(caught.value).startswith(
+        "release v2 is live on this host but did not become healthy: check 'http http://127.0.0.1:1/health' expected HTTP 200, "
+        "release=v2 but saw HTTP 200, release=v1; 4 failed rounds (more than wait.failure_limit 3) after 1.5 s")
+    assert str(caught.value).endswith("The operation stays pending; revert the host or re-run once it is fixed.")
+    assert caught.value.result["health"]["reason"] == "failure_limit" and store.status()["pending"]["to"] == "v2"
 
 
 def test_a_confirmed_rollback_marks_the_release_it_left_bad_once(host):

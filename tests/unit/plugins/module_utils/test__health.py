@@ -18,13 +18,11 @@ from ansible_collections.fleetops.release.plugins.module_utils._health import (
     ErrorRateWindow,
     FleetError,
     HealthError,
-    ProbeCounter,
     conclude,
     evaluate_command,
     evaluate_http,
     evaluate_metric,
     evaluate_tcp,
-    failure_message,
     json_field,
     latency_summary,
     normalize_check,
@@ -66,69 +64,6 @@ def test_percentile_is_the_nearest_rank(values, pct):
 def test_latency_summary_is_ordered(latencies):
     summary = latency_summary(latencies)
     assert summary["p50_ms"] <= summary["p95_ms"] <= summary["max_ms"]
-
-
-# -- probe counting --------------------------------------------------------------------------------------
-
-
-def test_counter_needs_consecutive_successes():
-    counter = ProbeCounter(consecutive_successes=3)
-    assert [counter.record(ok, t) for t, ok in enumerate([True, True, False, True, True])] == [None] * 5
-    assert counter.record(True, 5) == "passed"
-    assert (counter.probes, counter.successes, counter.failures) == (6, 5, 1)
-
-
-def test_counter_failure_limit_counts_all_failures():
-    counter = ProbeCounter(consecutive_successes=5, failure_limit=2)
-    assert counter.record(False, 0) is None
-    assert counter.record(True, 1) is None
-    assert counter.record(False, 2) is None
-    assert counter.record(False, 3) == "failed"
-
-
-def test_counter_failure_limit_zero_fails_at_once_and_none_never():
-    assert ProbeCounter(failure_limit=0).record(False, 0) == "failed"
-    counter = ProbeCounter()
-    assert all(counter.record(False, t) is None for t in range(1000))
-
-
-def test_counter_failing_for_is_the_current_streak():
-    counter = ProbeCounter(consecutive_successes=9)
-    counter.record(False, 1.0)
-    counter.record(True, 2.0)
-    assert counter.failing_for(3.0) == 0.0
-    counter.record(False, 4.0)
-    counter.record(False, 5.5)
-    assert counter.failing_for(7.0) == 3.0
-    assert counter.streak_failures == 2
-
-
-@pytest.mark.parametrize("kwargs, match", [({"consecutive_successes": 0}, "at least 1"), ({"failure_limit": -1}, "0 or more")])
-def test_counter_rejects_bad_settings(kwargs, match):
-    with pytest.raises(HealthError, match=match):
-        ProbeCounter(**kwargs)
-
-
-@given(st.lists(st.booleans(), max_size=60), st.integers(1, 5), st.one_of(st.none(), st.integers(0, 10)))
-def test_counter_matches_a_direct_count(outcomes, needed, limit):
-    counter = ProbeCounter(needed, limit)
-    verdict = None
-    for index, ok in enumerate(outcomes):
-        verdict = counter.record(ok, index)
-        if verdict:
-            break
-    seen = outcomes[:counter.probes]
-    streak = 0
-    for ok in reversed(seen):
-        if not ok:
-            break
-        streak += 1
-    if verdict == "passed":
-        assert streak == needed
-    elif verdict == "failed":
-        assert seen.count(False) == limit + 1
-    else:
-        assert streak < needed and (limit is None or seen.count(False) <= limit)
 
 
 # -- sustained breaches ----------------------------------------------------------------------------------
@@ -306,14 +241,6 @@ def test_bad_checks_are_refused(check, match):
 
 def test_health_error_is_a_fleet_error():
     assert issubclass(HealthError, FleetError)
-
-
-def test_failure_message_names_host_check_expected_seen_and_duration():
-    verdicts = [evaluate_http(http_check(json_field="release", json_value="v2"), answer(body={"release": "v1"})),
-                evaluate_tcp(normalize_check({"type": "tcp", "host": "h", "port": 1}, 1), answer(latency=1.0))]
-    message = failure_message("us-1", verdicts, "not healthy within the timeout of 5 s", 4.96, 6, 5.01)
-    assert message == ("us-1: check 'http http://127.0.0.1:8000/health' expected HTTP 200, release=v2 but saw HTTP 200, release=v1; "
-                       "failing for 5.0 s (6 failed probes in a row, 5.0 s since the first probe): not healthy within the timeout of 5 s")
 
 
 def test_conclude_enforce_and_shadow():
