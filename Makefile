@@ -29,7 +29,7 @@ if [ "$$rc" -eq 5 ]; then echo "make: $(1): pytest collected no tests; failing" 
 exit "$$rc"
 endef
 
-.PHONY: help deps unit sanity lint changelog build build-test test-fast test-fleet test demo \
+.PHONY: help deps unit sanity lint changelog build build-test test-fast test-fleet test-harness test demo \
 	fleet-up fleet-down clean distclean bench
 
 help:
@@ -41,6 +41,7 @@ help:
 	@echo "make build-test  build + install the tarball, ansible-doc every module"
 	@echo "make test-fast   unit + changelog + build-test + lint + sanity"
 	@echo "make test-fleet  integration tests against the test fleet (pytest -m fleet)"
+	@echo "make test-harness  tests of the test fleet itself, tests/fleet/ (pytest -m harness; not part of make test)"
 	@echo "make molecule    molecule scenarios deploy and rollback (extensions/molecule) against the test fleet"
 	@echo "make test        deps, then test-fast, then test-fleet (what CI runs)"
 	@echo "make demo        deps, then scripts/demo.sh"
@@ -84,11 +85,16 @@ test-fast:
 test-fleet:
 	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v --durations=20)
 
-# The molecule scenarios through their pytest wrapper, whose session fixture brings the test fleet up and down
-# (make test-fleet runs them too).
+# Tests of the test fleet itself (fleetctl, the demo app, the load generator): run them after a change to tests/fleet/.
+# Not part of make test, which tests the collection; they bring up two small extra fleets beside the session's.
+test-harness:
+	@$(call pytest_must_run,test-harness,-m harness tests/integration --timeout $(FLEET_TIMEOUT) -v --durations=20)
+
+# The molecule scenarios through their pytest wrapper, whose session fixture brings the test fleet up and down:
+# both in full here; make test-fleet runs the rollback scenario in full and the deploy scenario's syntax check.
 .PHONY: molecule
 molecule:
-	@$(call pytest_must_run,molecule,-m fleet tests/integration/test_molecule.py --timeout $(FLEET_TIMEOUT) -v)
+	@export FLEET_MOLECULE_ALL=1; $(call pytest_must_run,molecule,-m fleet tests/integration/test_molecule.py --timeout $(FLEET_TIMEOUT) -v)
 
 test:
 	$(MAKE) --no-print-directory deps

@@ -4,17 +4,21 @@
 
 """fleet_strategy=blue_green with the real playbooks on a second, blue/green test fleet (each region's HAProxy picks
 app_blue or app_green through a map): deploy prepares the idle pool and flips, rollback flips back, both under
-continuous requests through every region's load balancer with no failed request."""
+continuous requests through every region's load balancer with no failed request.  Then lb_pool_flip itself (what
+the playbooks flip with) on one region's HAProxy of that fleet: the suite's one blue/green flip fleet, which used to
+be tested three times (here, in test_lb_pool.py on an extra LB, and in the harness test test_fleet.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
 import fleetlib
 from load import RequestLoad
+from test_lb_pool import all_up, run_module, wait_for
 
 pytestmark = pytest.mark.fleet
 
@@ -98,3 +102,77 @@ def test_a_flip_back_that_would_not_restore_one_release_is_refused(bg):
     assert proc.returncode != 0
     assert "Blue/green rollback refused; nothing was changed" in out, out
     assert {region: bg.lb_active_pool(region) for region in bg.regions} == before
+
+
+def test_lb_pool_flip_of_a_region_under_requests_and_its_refusals(bg):
+    """lb_pool_flip on a region's HAProxy, after the deploys above (both pools run an app): check mode, a flip and back
+    under requests with no failure, idempotence, a reload that saves nothing keeps the flip (the map file), a pool that
+    cannot take the traffic and an unknown pool are refused and change nothing."""
+    region = bg.regions[0]
+    socket, map_file = bg.lb_socket(region), bg.lb_map(region)
+    pools = {pool: set(hosts) for pool, hosts in bg.lb_backends(region).items()}
+    assert set(pools) == {"app_blue", "app_green"} and all(pools.values()), pools
+    for pool in pools:
+        wait_for(lambda p=pool: all_up(socket, p), what=f"{pool} UP in the {region} LB")
+    active = bg.lb_active_pool(region)
+    idle = next(pool for pool in pools if pool != active)
+    url = bg.lb_url(region)
+    args = {"socket": socket, "map": map_file, "key": "active", "pools": ["app_blue", "app_green"]}
+
+    def serving():
+        hosts = set()
+        for dummy in range(6):
+            status, body = fleetlib.http_get(url, timeout=5)
+            assert status == 200, body
+            hosts.add(body.split(" on ")[-1].strip())
+        return hosts
+
+    def map_says():
+        with open(map_file, encoding="utf-8") as handle:
+            return handle.read()
+
+    assert serving() <= pools[active]
+    result, failed, out = run_module("lb_pool_flip", dict(args, pool=idle), check=True)
+    assert not failed and result["changed"] and result["previous"] == active, out
+    assert serving() <= pools[active] and map_says() == f"active {active}\n"
+
+    with RequestLoad([url], threads=4) as load:
+        time.sleep(0.3)
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool=idle), diff=True)
+        assert not failed and result["changed"] and (result["previous"], result["active"]) == (active, idle), out
+        time.sleep(0.5)
+        assert serving() <= pools[idle]
+        back, failed, out = run_module("lb_pool_flip", dict(args, pool=result["previous"]))
+        assert not failed and back["previous"] == idle, out
+        time.sleep(0.5)
+        assert serving() <= pools[active]
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool=idle))
+        assert not failed and result["changed"], out
+        time.sleep(0.3)
+    assert load.ok > 30 and not load.failures, (load.summary(), load.failures[:5])
+    assert load.hosts_seen() == pools[active] | pools[idle]
+
+    again, failed, out = run_module("lb_pool_flip", dict(args, pool=idle))
+    assert not failed and not again["changed"] and again["previous"] == idle, out
+    assert map_says() == f"active {idle}\n"
+    # A reload that saves nothing itself: only the map file lb_pool_flip wrote can keep the flip.
+    bg.lb_reload_node(region, save_state=False)
+    assert f"active {idle}" in fleetlib.haproxy_command(socket, f"show map {map_file}")
+    assert serving() <= pools[idle]
+
+    # A pool that cannot take the traffic (here every server in maintenance) is refused, and nothing changes.
+    for name in pools[active]:
+        fleetlib.haproxy_command(socket, f"set server {active}/{name} state maint")
+    try:
+        result, failed, out = run_module("lb_pool_flip", dict(args, pool=active, ready_timeout=0.5))
+        assert failed and f"pool {active} cannot take the traffic" in result["msg"] and "no server in rotation" in result["msg"], out
+        assert map_says() == f"active {idle}\n" and serving() <= pools[idle]
+    finally:
+        for name in pools[active]:
+            fleetlib.haproxy_command(socket, f"set server {active}/{name} state ready")
+
+    result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_red"))
+    assert failed and "app_red" in result["msg"]
+    result, failed, out = run_module("lb_pool_flip", {"socket": socket, "map": map_file, "key": "active", "pool": "app_red"})
+    assert failed and "unknown backend 'app_red'" in result["msg"]
+    assert map_says() == f"active {idle}\n" and serving() <= pools[idle]

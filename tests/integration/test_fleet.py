@@ -1,7 +1,13 @@
 # Copyright (c) fleetops.release contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Tests of the local test fleet itself (tests/fleet/): isolation, SSH, load balancers, the demo app, crash recovery,
-blue/green regions."""
+blue/green regions.
+
+They test the harness, not the collection: marked ``harness`` (not ``fleet``), so ``make test`` does not run them;
+``make test-harness`` does (after a change to tests/fleet/).  The product assertions that used to live only here are
+in the fleet suite: become as a non-root user (test_release_lifecycle.py::test_become_with_a_non_root_user),
+lb_pool_flip under requests (test_blue_green.py::test_lb_pool_flip_of_a_region_under_requests_and_its_refusals).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import pytest
 import fleetlib
 from load import RequestLoad, release_and_host
 
-pytestmark = pytest.mark.fleet
+pytestmark = pytest.mark.harness
 
 RELEASES = "/srv/app/releases"
 CURRENT = "/srv/app/current"

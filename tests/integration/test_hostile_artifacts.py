@@ -179,3 +179,4 @@ def test_checksum_of_the_artifact_is_checked_on_the_controller(fleet, baseline):
     proc, out = deploy(fleet, "h9", str(baseline), fleet_artifact_sha256="0" * 64)
     assert proc.returncode != 0 and "checksum mismatch" in out and str(baseline) in out, out
     assert histories(fleet) == before_history
+    assert all("h9" not in found for found in releases(fleet).values())  # no release directory created anywhere

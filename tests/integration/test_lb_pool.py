@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""lb_pool, lb_pool_flip and lb_pool_info against real HAProxies and a real nginx of the test fleet.
+"""lb_pool and lb_pool_info against real HAProxies and a real nginx of the test fleet.
 
-Every scenario uses its own extra LB (fleet.lb_add: an HA pair, a blue/green HAProxy, an nginx) beside the regions' own
+Every scenario uses its own extra LB (fleet.lb_add: an HA pair, an nginx) beside the regions' own
 ones, so the default layout is never touched.  The apps behind them are the ones already running, or our own instance
 started from /srv/lbtest (and stopped again) when a host runs none.
 """
@@ -297,73 +297,8 @@ def test_errors_are_clear_and_change_nothing(apps, extra_lb):
         assert servers(node["socket"], "app") == before
 
 
-# -- blue/green -------------------------------------------------------------------------------------------
-
-def test_blue_green_flip_and_back_without_failures_and_across_a_reload(apps, extra_lb):
-    fleet = apps
-    region = biggest_region(fleet)
-    if len(fleet.hosts_in(region)) < 2:
-        pytest.skip("blue/green needs two hosts in a region")
-    lb = extra_lb("lbbg", region, blue_green=True)
-    node = lb["nodes"][0]
-    blue, green = lb["pools"]["app_blue"], lb["pools"]["app_green"]
-    for pool in ("app_blue", "app_green"):
-        wait_for(lambda p=pool: all_up(node["socket"], p), what=f"{pool} UP")
-    args = {"socket": node["socket"], "map": node["map"], "key": "active", "pools": ["app_blue", "app_green"]}
-
-    def serving():
-        hosts = set()
-        for dummy in range(6):
-            status, body = fleetlib.http_get(node["url"], timeout=5)
-            assert status == 200, body
-            hosts.add(body.split(" on ")[-1].strip())
-        return hosts
-
-    assert serving() <= set(blue)
-    result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"), check=True)
-    assert not failed and result["changed"] and result["previous"] == "app_blue", out
-    assert serving() <= set(blue) and open(node["map"]).read() == "active app_blue\n"
-
-    with RequestLoad([node["url"]], threads=4) as load:
-        time.sleep(0.3)
-        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"), diff=True)
-        assert not failed and result["changed"] and result["previous"] == "app_blue" and result["active"] == "app_green", out
-        time.sleep(0.5)
-        assert serving() <= set(green)
-        back, failed, out = run_module("lb_pool_flip", dict(args, pool=result["previous"]))
-        assert not failed and back["previous"] == "app_green", out
-        time.sleep(0.5)
-        assert serving() <= set(blue)
-        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
-        assert not failed and result["changed"], out
-        time.sleep(0.3)
-    assert load.ok > 30 and not load.failures, (load.summary(), load.failures[:5])
-    assert load.hosts_seen() == set(blue) | set(green)
-
-    again, failed, out = run_module("lb_pool_flip", dict(args, pool="app_green"))
-    assert not failed and not again["changed"] and again["previous"] == "app_green", out
-    assert open(node["map"]).read() == "active app_green\n"
-    fleet.lb_reload_node(node["name"], save_state=False)
-    assert "active app_green" in fleetlib.haproxy_command(node["socket"], f"show map {node['map']}")
-    assert serving() <= set(green)
-
-    # A pool that cannot take the traffic (here every server in maintenance) is refused, and nothing changes.
-    for name in blue:
-        fleetlib.haproxy_command(node["socket"], f"set server app_blue/{name} state maint")
-    try:
-        result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_blue", ready_timeout=0.5))
-        assert failed and "pool app_blue cannot take the traffic" in result["msg"] and "no server in rotation" in result["msg"], out
-        assert open(node["map"]).read() == "active app_green\n" and serving() <= set(green)
-    finally:
-        for name in blue:
-            fleetlib.haproxy_command(node["socket"], f"set server app_blue/{name} state ready")
-
-    result, failed, out = run_module("lb_pool_flip", dict(args, pool="app_red"))
-    assert failed and "app_red" in result["msg"]
-    result, failed, out = run_module("lb_pool_flip", {"socket": node["socket"], "map": node["map"], "key": "active", "pool": "app_red"})
-    assert failed and "unknown backend 'app_red'" in result["msg"]
-    assert open(node["map"]).read() == "active app_green\n" and serving() <= set(green)
-
+# -- blue/green: lb_pool_flip is tested on the blue/green fleet of test_blue_green.py
+# (test_lb_pool_flip_of_a_region_under_requests_and_its_refusals), next to the playbooks that flip with it.
 
 # -- nginx ------------------------------------------------------------------------------------------------
 

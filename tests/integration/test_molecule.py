@@ -2,10 +2,18 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The molecule scenarios of extensions/molecule/ (roles deploy and rollback) against the session's test fleet.
 
-Each test runs ``molecule test -s <scenario>`` from the repository root with FLEET_STATE_DIR pointing at the session
-fleet (extensions/molecule/config.yml reads the fleet's inventory from there), then checks that molecule reported
-the converge, idempotence and verify steps as successful, and looks at the fleet itself: every app answers the
-expected release and every server is UP in its region's HAProxy.
+One full cycle, ``molecule test -s rollback``, from the repository root with FLEET_STATE_DIR pointing at the session
+fleet (extensions/molecule/config.yml reads the fleet's inventory from there): its prepare step converges role
+deploy on every host twice (mol-1, then mol-2), its converge rolls back with role rollback, then idempotence and
+verify (the shared verify tasks of both scenarios).  The test checks that molecule reported those steps as
+successful, and looks at the fleet itself: every app answers the expected release and every server is UP in its
+region's HAProxy.
+
+The deploy scenario gets the lighter ``molecule syntax`` (its playbooks parse against the fleet's inventory): a
+second full cycle would deploy mol-1 again with the role its prepare step runs, and a second run of a deploy
+changing nothing is tested on the playbooks (test_release_lifecycle.py::test_deploy_rollback_cycle,
+test_waves.py::test_second_run_of_a_deploy_changes_nothing).  ``make molecule`` (FLEET_MOLECULE_ALL=1) runs both
+scenarios in full.
 """
 
 from __future__ import annotations
@@ -31,8 +39,8 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 STEPS_THAT_MUST_PASS = ("create", "prepare", "converge", "idempotence", "verify")
 
 
-def run_molecule(fleet, scenario: str, ephemeral_dir: Path) -> str:
-    """Run ``molecule test -s <scenario>`` against the fleet; return its output without colours (fails the test on rc != 0).
+def run_molecule(fleet, scenario: str, ephemeral_dir: Path, action: str = "test") -> str:
+    """Run ``molecule <action> -s <scenario>`` against the fleet; return its output without colours (fails the test on rc != 0).
 
     A fresh ephemeral directory per run: molecule keeps its state (created, prepared, ...) there, and a run killed
     half-way would otherwise make the next one skip its prepare step.
@@ -40,14 +48,14 @@ def run_molecule(fleet, scenario: str, ephemeral_dir: Path) -> str:
     env = dict(os.environ, FLEET_STATE_DIR=str(fleet.state_dir), ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"),
                MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral_dir), NO_COLOR="1", ANSIBLE_NOCOLOR="1",
                PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    cmd = [str(VENV_BIN / "molecule"), "test", "-s", scenario]
+    cmd = [str(VENV_BIN / "molecule"), action, "-s", scenario]
     try:
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=MOLECULE_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode("utf-8", "replace") + (exc.stderr or b"").decode("utf-8", "replace")
-        pytest.fail(f"molecule test -s {scenario} ran longer than {MOLECULE_TIMEOUT} s:\n{output[-6000:]}")
+        pytest.fail(f"molecule {action} -s {scenario} ran longer than {MOLECULE_TIMEOUT} s:\n{output[-6000:]}")
     output = ANSI_ESCAPE.sub("", proc.stdout + proc.stderr)
-    assert proc.returncode == 0, f"molecule test -s {scenario} failed (exit {proc.returncode}):\n{output[-8000:]}"
+    assert proc.returncode == 0, f"molecule {action} -s {scenario} failed (exit {proc.returncode}):\n{output[-8000:]}"
     return output
 
 
@@ -77,6 +85,22 @@ def fixture_fresh_app_roots_afterwards(fleet):
         fleet.ssh(host.name, "%s stop; rm -rf /srv/app" % fleet.fleetapp_ctl)
 
 
+def test_molecule_deploy_scenario_syntax(fleet, tmp_path):
+    output = run_molecule(fleet, "deploy", tmp_path, action="syntax")
+    assert re.search(r"^deploy \S+ syntax: Executed: Successful$", output, re.M), output[-8000:]
+    # molecule syntax reads converge.yml only: the scenario's other playbooks too.
+    scenario = REPO_ROOT / "extensions" / "molecule" / "deploy"
+    for playbook in ("prepare.yml", "verify.yml"):
+        proc = subprocess.run([str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", str(fleet.inventory), str(scenario / playbook)],
+                              cwd=REPO_ROOT, env=dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg")),
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 0, f"{playbook}: {proc.stdout}{proc.stderr}"
+    # A syntax check changes nothing on the fleet.
+    for host in fleet.hosts:
+        assert not fleet.host_path(host.name, "/srv/app/releases/mol-1").exists(), f"{host.name} got mol-1 from a syntax check"
+
+
+@pytest.mark.skipif(os.environ.get("FLEET_MOLECULE_ALL") != "1", reason="the full deploy cycle runs with make molecule")
 def test_molecule_deploy_scenario(fleet, tmp_path):
     output = run_molecule(fleet, "deploy", tmp_path)
     assert_steps_passed(output, "deploy")

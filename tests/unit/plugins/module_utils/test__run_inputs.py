@@ -59,6 +59,7 @@ def test_bad_waves_are_refused(waves):
 def test_min_healthy_larger_than_a_region_is_refused_with_the_region():
     (problem,) = problems_of(min_healthy=4)
     assert "region 'us' has 4 host(s)" in problem
+    assert "min_healthy 4 keeps 4 in rotation" in problem
 
 
 def test_min_healthy_counts_hosts_outside_the_limit():
@@ -79,7 +80,9 @@ def test_min_healthy_counts_hosts_outside_the_limit():
     ("keep_releases", -1, "fleet_keep_releases is -1"),
     ("keep_releases", "abc", "fleet_keep_releases is 'abc'"),
     ("release", "r3\n", "fleet_release:"),
-    ("release", "../etc", "fleet_release:"),
+    ("release", "../etc", "(path traversal)"),
+    ("release", ".hidden", "must not start with a dot"),
+    ("release", "x" * 200, "limit is 128"),
     ("config_paths", ["/etc/app/../shadow"], "'..'"),
     ("config_paths", ["etc/app"], "fleet_config_paths[0]"),
     ("config_paths", "/etc/app", "must be a list"),
@@ -108,6 +111,22 @@ def test_a_deploy_needs_a_release_a_rollback_does_not():
 
 def test_every_problem_is_listed_at_once():
     assert len(problems_of(strategy="yolo", max_fail="x", release="r3\n")) == 3
+
+
+def test_the_bad_inputs_of_the_fleet_refusal_test_are_each_one_problem():
+    """The values tests/integration/test_refusals.py passes in one deploy: none hides another (a bad strategy would hide
+    the wave plan, so that run has none)."""
+    problems = problems_of(min_healthy=5, max_fail="abc", keep_releases=-1, config_paths=["/etc/fleetapp/../shadow"],
+                           release="n-3\n", restart_timeout="soon", health_command_timeout=0, hook_timeout="abc",
+                           artifact_max_unpacked="1G")
+    assert len(problems) == 9, problems
+    assert "min_healthy 5 keeps" in problems[-1]
+
+
+def test_a_rollback_is_judged_too():
+    problems = problems_of(operation="rollback", release=None, strategy="yolo", restart_timeout="soon")
+    assert problems == ["fleet_strategy is 'yolo': it must be one of rolling, blue_green",
+                        "fleet_restart_timeout is 'soon': it must be a whole number of 1 or more (seconds)"]
 
 
 def test_a_host_in_two_region_groups_is_refused_naming_both():
