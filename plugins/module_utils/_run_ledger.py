@@ -123,6 +123,8 @@ def switched(report, walk, batch, drain, host_results, now):
                                         started=batch.get("started"))
     for host in batch["hosts"]:
         activation = (host_results.get(host) or {}).get("activation") or {}
+        if activation.get("kept_before_first_release"):
+            report["kept_before_first_release"] = sorted(set(report.get("kept_before_first_release") or []) | {host})
         if activation.get("unlocked"):
             # Its activation released the host lock and wrote its run line: the run's last play only writes a
             # corrected line if a later step changes the host's outcome (see unlocked_hosts).

@@ -364,6 +364,10 @@ def summary(report):
                                                         report.get("actor"), verdict, elapsed, limit))
     if report.get("recovery_seconds") is not None:
         lines.append("time to recover: %.1f s" % report["recovery_seconds"])
+    if report.get("kept_before_first_release"):
+        lines.append("the configuration in place before the first release was kept on %d host(s), in "
+                     "<app_root>/snapshots/before-first-release-<time>: %s" % (
+                         len(report["kept_before_first_release"]), ", ".join(report["kept_before_first_release"])))
     lines.append("%-14s %-8s %-16s    %-16s %s" % ("host", "region", "from", "to", "outcome"))
     for host, row in sorted(report.get("hosts", {}).items(), key=lambda item: (str(item[1].get("region")), item[0])):
         outcome = row.get("outcome") or "-"

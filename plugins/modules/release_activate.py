@@ -246,6 +246,12 @@ marked_bad:
   returned: always
   type: str
   sample: "2026.11.26-1"
+kept_before_first_release:
+  description:
+    - On a host's first release, the folder that keeps the live configuration that was in place before it and that the
+      release's snapshot replaced (C(<app_root>/snapshots/before-first-release-<time>)); V(null) otherwise.
+  returned: always
+  type: str
 unlocked:
   description: Whether this call released the host lock (O(unlock)).
   returned: always
@@ -345,7 +351,10 @@ def main():
             module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), held=exc.held, **result)
         except (FleetError, OSError) as exc:
             module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), **result)
-    if result["drift_saved"]:
+    # Before a host's first release there is no snapshot to differ from: what was in place is kept, which the run's
+    # summary says once for all hosts (run ledger), not as a warning per host.
+    result["kept_before_first_release"] = result["drift_folder"] if result["drift_saved"] and not result["from"] else None
+    if result["drift_saved"] and result["from"]:
         module.warn("%d live configuration file(s) differed from the snapshot of release %s (edited by hand?) and %s saved to %s "
                     "before the restore: %s" % (len(result["drift_saved"]), result["from"] or "(none)",
                                                 "would be" if module.check_mode else "were", result["drift_folder"] or "a drift folder",

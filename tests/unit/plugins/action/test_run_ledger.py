@@ -271,3 +271,15 @@ def test_a_batch_the_ledger_cannot_open_moves_nothing_and_says_why_once(monkeypa
     assert batch["go"] is False and batch["drain"] == [] and batch["enable"] == []
     assert [failure["phase"] for failure in run.report["failures"]] == ["ledger batch"]
     assert run.report["stopped"]
+
+
+def test_the_configuration_kept_before_a_first_release_is_said_once_in_the_summary():
+    run = Run()
+    run.plan()
+    kept = dict(ACTIVATED, kept_before_first_release="/srv/app/snapshots/before-first-release-20261205T080000Z")
+    run.batch(0, activations={"eu-1": kept, "us-1": kept})
+    run.step("finish")
+    lines = run.hostvars["localhost"]["fleet_run_summary"].splitlines()
+    assert [line for line in lines if "before the first release" in line] == [
+        "the configuration in place before the first release was kept on 2 host(s), in "
+        "<app_root>/snapshots/before-first-release-<time>: eu-1, us-1"]
