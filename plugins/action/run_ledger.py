@@ -45,8 +45,10 @@ ARGUMENT_SPEC = {
 }
 REPORT = "fleet_run_report"
 # What each step reads from the hosts (registered by the batch's tasks; see roles/waves/tasks).
-ACTIVATION, CHECKS, HOOK_FAILURES, WAVE_HOOK_FAILURES = (
-    "fleet_wave_activation", "fleet_wave_checks", "fleet_hook_failures", "fleet_wave_hook_failures")
+ACTIVATION = "fleet_wave_activation"
+CHECKS = "fleet_wave_checks"
+HOOK_FAILURES = "fleet_hook_failures"
+WAVE_HOOK_FAILURES = "fleet_wave_hook_failures"
 
 
 class ActionModule(ActionBase):
@@ -245,8 +247,8 @@ class ActionModule(ActionBase):
         report, todo = ledger.switched(report, self._walk(batch["phase"]), batch, self._vars.get("fleet_lb_result"),
                                        results, now)
         leaders = {region: hosts[0] for region, hosts in batch["hosts_by_region"].items()}
-        return {REPORT: report, "fleet_batch": dict(batch, enable=self._lb_items(todo["enable"], "ready"),
-                                                      gate=[{"key": region, "leader": leaders[region]} for region in todo["gate"]])}
+        gate = [{"key": region, "leader": leaders[region]} for region in todo["gate"]]
+        return {REPORT: report, "fleet_batch": dict(batch, enable=self._lb_items(todo["enable"], "ready"), gate=gate)}
 
     def _lb_items(self, hosts_by_region, state):
         """The loop items of tasks/lb_pool.yml: per region with a load balancer, its members set to ``state``."""

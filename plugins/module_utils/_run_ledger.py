@@ -16,8 +16,6 @@ batch results. A step never raises on a result it cannot read: the error becomes
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
@@ -283,18 +281,6 @@ def finish(report, now):
     return _wave_report.finish(report, now)
 
 
-def check_step(step, phase=None):
-    if step not in STEPS:
-        raise LedgerError("step must be one of %s, not %r" % (", ".join(STEPS), step))
-    if phase is not None and phase not in PHASES:
-        raise LedgerError("phase must be one of %s, not %r" % (", ".join(PHASES), phase))
-
-
-def is_failed_result(result):
-    return isinstance(result, Mapping) and bool(result.get("failed") or result.get("unreachable"))
-
-
-
 # -- a rolling rollback's targets, from what each host's preflight read under its lock -----------------------------
 
 
@@ -360,9 +346,9 @@ def bg_rollback_targets(reads, region_of, pools, pool_of, release=None):
     problems = []
     if target is None:
         problems.append("The serving hosts would go back to %s:" % (", ".join(name for name in targets if name) or "no release"))
-        problems.extend("  %s (%s): %s -> %s (%s)" % (host, pool_of.get(host), reads[host].get("current"),
-                                                     reads[host].get("rollback_target"), reads[host].get("rollback_target_reason"))
-                        for host in serving)
+        problems.extend("  %s (%s): %s -> %s (%s)" % (
+            host, pool_of.get(host), reads[host].get("current"), reads[host].get("rollback_target"),
+            reads[host].get("rollback_target_reason")) for host in serving)
     for host, read in reads.items():
         if host in serving:
             continue

@@ -87,7 +87,7 @@ options:
         does, in the same call. The playbooks set it when the host's outcome is final at its activation (a rollback, the
         revert of a failed deploy), so that a host costs two round trips (the preflight's lock and read, and this
         call); a later step that changes the host's outcome (a failed enable) writes a corrected line.
-      - Nothing is released when the activation fails: the host stays locked, with the operation pending.
+      - Nothing is released when the activation fails; the host stays locked, with the operation pending.
     type: dict
     suboptions:
       holder:

@@ -127,8 +127,8 @@ options:
       snapshots:
         description:
           - Also verify the configuration snapshot of every release on the host (each file against its manifest) and
-            return C(info.snapshots), C({release: {exists, valid, problems}}), so that a rollback's preflight checks
-            the snapshot of the target it picks without another round trip.
+            return C(info.snapshots), each release's C(exists), C(valid) and C(problems), so that a rollback's
+            preflight checks the snapshot of the target it picks without another round trip.
         type: bool
         default: false
   read_policy:

@@ -35,8 +35,9 @@ description:
     C(fleet_gate_traffic)): the batch's outcomes and failures, whether the run stops, and the revert walk of a deploy."
   - "Blue/green: O(step=plan) also decides which regions flip (from each region's active pool, read by the
     C(pools) tasks, C(fleet_bg_read)) and, for a rollback, refuses serving pools without one common target or idle
-    pools that do not run it; then O(step=prepared) (the idle pools' activations), O(step=flipped) (the flips C(fleet_bg_flipped) and their checks C(fleet_bg_verified): which
-    regions flip back), O(step=flipped_back) (where each region stands)."
+    pools that do not run it; then O(step=prepared) (the idle pools' activations), O(step=flipped) (the flips
+    C(fleet_bg_flipped) and their checks C(fleet_bg_verified): which regions flip back), O(step=flipped_back) (where
+    each region stands)."
   - O(step=finish) closes the report (status, time to recover) and sets C(fleet_run_summary), the summary table.
   - A step never fails over what it reads. When it cannot record a step (a result it cannot read, a revert it cannot
     plan), the run stops with a failure saying so (phase C(ledger <step>)) and a deploy reverts what it touched; only

@@ -10,6 +10,7 @@ and in rotation (the ``on_w1`` fixture's teardown).
 
 from __future__ import annotations
 
+import calendar
 import concurrent.futures
 import json
 import os
@@ -34,7 +35,10 @@ pytestmark = pytest.mark.fleet
 GOOD = ("w-1", "w-2", "w-3")
 # w-2 was rolled back away from by an earlier test, so it is known-bad: deploying it again is on purpose.
 AGAIN = {"fleet_allow_bad_release": True}
-BAD_HEALTH_TIMEOUT = 5  # the host's own health wait for a release that never gets healthy: keeps the test short
+# Issue 15: with the default health wait, a canary on a bad release is back on the old one within this many seconds
+# of its switch (a health endpoint that fails, or a process that crashes at start).
+DETECT_AND_REVERT_SECONDS = 20
+ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 # A "Summarize the run" line: host region from -> to outcome.
 SUMMARY_LINE = re.compile(r"^(\S+)\s+(\S+)\s+(\S+)\s+-> (\S+)\s+(.*)$")
@@ -173,6 +177,7 @@ def deploy_losing_a_host_after_wave_one(fleet, releases, release_id, victim, tmp
 def fixture_releases(fleet):
     built = {release_id: fleet.build_release(release_id) for release_id in GOOD}
     built["w-bad"] = fleet.build_release("w-bad", health="fail")
+    built["w-crash"] = fleet.build_release("w-crash", crash=True)
     built["w-partial"] = fleet.build_release("w-partial")
     return built
 
@@ -245,7 +250,15 @@ def test_second_run_of_a_deploy_changes_nothing(fleet, releases, on_w1):
     assert all(after[2][server] >= seconds for server, seconds in before[2].items()), (before[2], after[2])
 
 
-def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_w1):
+def seconds_between(first, last):
+    """Seconds from one history entry's time to another's (ISO 8601 UTC, whole seconds)."""
+    return calendar.timegm(time.strptime(last["time"], ISO)) - calendar.timegm(time.strptime(first["time"], ISO))
+
+
+@pytest.mark.parametrize("bad", ["w-bad", "w-crash"])
+def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_w1, bad):
+    """With the default health wait (no timeout tuned for the test), a release whose health check fails, and one
+    whose process crashes at start, are caught at the canaries and reverted within DETECT_AND_REVERT_SECONDS."""
     old = currents(fleet)
     assert len(set(old.values())) == 1, old
     old_release = next(iter(old.values()))
@@ -253,7 +266,7 @@ def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_
     later = [name for name in names(fleet) if name not in canaries]
     later_history = {name: history_changes(fleet, name) for name in later}
 
-    proc, out = deploy(fleet, releases, "w-bad", extra_vars={"fleet_health_timeout": BAD_HEALTH_TIMEOUT})
+    proc, out = deploy(fleet, releases, bad)
     assert proc.returncode != 0, out
     for name in canaries:
         assert re.search(r"wave 1 \S+ %s: forward switch" % re.escape(name), out), out
@@ -266,10 +279,15 @@ def test_bad_release_is_caught_at_the_canaries_and_reverted(fleet, releases, on_
     assert set(health_releases(fleet).values()) == {old_release}
     assert set(lb_statuses(fleet).values()) == {"UP"}
     for name in canaries:
-        assert [entry["to"] for entry in history_changes(fleet, name) if "to" in entry][-2:] == ["w-bad", old_release], name
+        switches = [entry for entry in history_changes(fleet, name) if "to" in entry]
+        assert [entry["to"] for entry in switches][-2:] == [bad, old_release], name
         assert run_lines(fleet, name)[-1]["outcome"] == "reverted", name
-        # The revert left w-bad: it is known-bad there now, so no later rollback picks it.
-        assert "w-bad" in json.loads(fleet.host_path(name, "/srv/app/.fleet/state.json").read_text())["bad"], name
+        # The revert left the bad release: it is known-bad there now, so no later rollback picks it.
+        assert bad in json.loads(fleet.host_path(name, "/srv/app/.fleet/state.json").read_text())["bad"], name
+        # From the switch to the bad release to the host back on the old one, confirmed and healthy (the mark is
+        # written after that): the health wait did not wait out its timeout.
+        marked = [entry for entry in history_changes(fleet, name) if entry.get("operation") == "mark_bad"][-1]
+        assert seconds_between(switches[-2], marked) <= DETECT_AND_REVERT_SECONDS, (name, switches[-2:], marked)
     # Hosts of later waves were never switched; their history says the run never got to them (pending).
     assert {name: history_changes(fleet, name) for name in later} == later_history
     assert all(run_lines(fleet, name)[-1]["outcome"] == "pending" for name in later)
