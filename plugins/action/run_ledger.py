@@ -21,7 +21,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, is_rollback
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 ARGUMENT_SPEC = {
@@ -134,7 +134,7 @@ class ActionModule(ActionBase):
         hosts = self._play_hosts()
         out_of_rotation = self._out_of_rotation()
         note = ""
-        rollback = ledger.is_rollback(ledger.OPERATION_NAMES.get(record.get("operation")))
+        rollback = is_rollback(record.get("operation"))
         reads = {host: (self._var(host, "fleet_lock_taken") or {}).get("info") or {} for host in hosts}
         if args["strategy"] == "blue_green":
             pools, pool_of = self._bg_pools(), {host: self._var(host, "fleet_pool") for host in hosts}
@@ -156,7 +156,7 @@ class ActionModule(ActionBase):
         waves = args["waves"]
         if isinstance(waves, str):  # -e fleet_waves='[1, "100%"]' arrives as a string
             waves = self._loader.load(waves)
-        run = {"run_id": run_id, "operation": ledger.OPERATION_NAMES.get(record.get("operation"), record.get("operation")),
+        run = {"run_id": run_id, "operation": record.get("operation"),
                "actor": operator["name"], "reason": args["reason"], "limit": self._vars.get("ansible_limit") or "",
                "strategy": args["strategy"], "mode": args["mode"], "on_failure": args["on_failure"],
                "max_fail": args["max_fail"], "started": record.get("started") or now}

@@ -161,6 +161,11 @@ def _span(started, finished):
     return end - start if start is not None and end is not None else None
 
 
+def _operation(report):
+    """The run's operation as people read it (``automatic_rollback`` -> ``automatic rollback``)."""
+    return _text(report.get("operation")).replace("_", " ")
+
+
 def find_report(result):
     """The fleet_run_report a task result sets (the last one of a loop), or None."""
     result = _mapping(result)
@@ -245,11 +250,11 @@ def plan_line(report):
     if _text(report.get("strategy")) == "blue_green" and isinstance(report.get("flips"), (list, tuple)):
         # Blue/green flips whole regions: say which.
         line = "%s %s %s by %s: %d region(s) to flip (%s), %d host(s) to change (blue_green)" % (
-            PREFIX, _text(report.get("operation")), _text(report.get("run_id")), _text(report.get("actor")),
+            PREFIX, _operation(report), _text(report.get("run_id")), _text(report.get("actor")),
             len(report["flips"]), ", ".join(_text(region) for region in report["flips"]) or "none", len(hosts) - unchanged)
     else:
         line = "%s %s %s by %s: %d host(s) to change in %s wave(s) (%s, %s)" % (
-            PREFIX, _text(report.get("operation")), _text(report.get("run_id")), _text(report.get("actor")),
+            PREFIX, _operation(report), _text(report.get("run_id")), _text(report.get("actor")),
             len(hosts) - unchanged, _text(report.get("waves"), "?"), _text(report.get("strategy")), _text(report.get("mode")))
     if unchanged:
         line += ", %d unchanged" % unchanged
@@ -408,7 +413,7 @@ def summary_lines(report):
     if end is None:
         end = _number(report.get("updated"))
     run_line = "run %s: %s by %s, %s, %s" % (
-        _text(report.get("run_id")), _text(report.get("operation")), _text(report.get("actor")),
+        _text(report.get("run_id")), _operation(report), _text(report.get("actor")),
         _text(report.get("status")), format_seconds(_span(started, end)))
     if _number(report.get("recovery_seconds")) is not None:
         run_line += ", time to recover %s" % format_seconds(report.get("recovery_seconds"))

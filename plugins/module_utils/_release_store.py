@@ -175,8 +175,13 @@ def run_effects(history, pending=None):
     return sorted(runs.values(), key=lambda run: (run["time"] or "", run["run_id"]))
 
 
-def _is_rollback(operation):
-    return "rollback" in str(operation or "")
+# A run's operation, spelled as run_guard records it (module_utils/_guard.py OPERATIONS) in the run record, the run
+# report, the audit record and the hosts' history: the rollbacks among them, matched exactly.
+ROLLBACK_OPERATIONS = ("rollback", "automatic_rollback")
+
+
+def is_rollback(operation):
+    return operation in ROLLBACK_OPERATIONS
 
 
 def interrupted_run(reads, unfinished=None):
@@ -222,7 +227,7 @@ def interrupted_run_targets(reads, unfinished=None):
     run = interrupted_run(reads, unfinished)
     if run is None:
         return None
-    run_id, rollback = run["run_id"], _is_rollback(run["operation"])
+    run_id, rollback = run["run_id"], is_rollback(run["operation"])
     effects = {host: next((item for item in (read or {}).get("runs") or () if item["run_id"] == run_id), None) for host, read in reads.items()}
     reached = sorted({effect["to"] for effect in effects.values() if effect and effect["switched"] and effect["to"]})
     resume = reached[0] if rollback and len(reached) == 1 else None

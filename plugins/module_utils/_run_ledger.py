@@ -17,23 +17,16 @@ batch results. A step never raises on a result it cannot read: the error becomes
 from __future__ import annotations
 
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets, is_rollback
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
 STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish")
 PHASES = ("forward", "revert")
 NO_WALK = {"hosts": [], "sizes": [1], "batches": [], "batch_of": {}}
-# Operations as the run record names them, and as the report shows them.
-OPERATION_NAMES = {"deploy": "deploy", "rollback": "rollback", "automatic_rollback": "automatic rollback"}
 
 
 class LedgerError(ValueError):
     """A step was asked for something the run cannot do (a programming error of the playbook, not of the fleet)."""
-
-
-def is_rollback(operation):
-    """Whether a run (as the report names it) is a rollback: ``rollback`` or ``automatic rollback``."""
-    return operation in ("rollback", "automatic rollback")
 
 
 def ledger_error(report, step, exc, now, wave=None):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import is_rollback
+
 OUTCOME_PENDING = "pending"
 OUTCOME_UNCHANGED = "unchanged"
 # A host an earlier run left drained, already healthy on its target: this run only put it back in rotation.
@@ -340,7 +342,7 @@ def finish(report, now):
     report["finished"] = now
     report["updated"] = now
     reverted = any(row.get("reverted") for row in report["hosts"].values())
-    if "rollback" in str(report.get("operation")) and not failed and report["first_switch"] is not None:
+    if is_rollback(report.get("operation")) and not failed and report["first_switch"] is not None:
         report["recovered_at"] = now
         report["recovery_seconds"] = round(now - report["first_switch"], 1)
     elif reverted and report["failed_at"] is not None:
@@ -352,6 +354,11 @@ def finish(report, now):
     return report
 
 
+def shown_operation(operation):
+    """An operation as people read it: ``automatic_rollback`` -> ``automatic rollback``."""
+    return str(operation or "").replace("_", " ")
+
+
 def summary(report):
     """The summary table of a finished report, as text."""
     lines = []
@@ -360,7 +367,7 @@ def summary(report):
         len(report["failures"]), ", touched hosts reverted" if any(
             row.get("reverted") for row in report["hosts"].values()) else "")
     limit = ", limited to %s" % report["limit"] if report.get("limit") else ""
-    lines.append("run %s (%s by %s): %s in %.1f s%s" % (report.get("run_id"), report.get("operation"),
+    lines.append("run %s (%s by %s): %s in %.1f s%s" % (report.get("run_id"), shown_operation(report.get("operation")),
                                                         report.get("actor"), verdict, elapsed, limit))
     if report.get("recovery_seconds") is not None:
         lines.append("time to recover: %.1f s" % report["recovery_seconds"])

@@ -128,7 +128,7 @@ def test_plan_takes_the_operation_from_the_run_record_not_from_a_variable():
     run = Run(operation="automatic_rollback")
     run.hostvars["localhost"]["fleet_operation"] = "deploy"
     run.plan()
-    assert run.report["operation"] == "automatic rollback"
+    assert run.report["operation"] == "automatic_rollback"
 
 
 def test_plan_refuses_an_impossible_plan_before_any_change_with_one_message():

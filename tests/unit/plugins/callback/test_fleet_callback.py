@@ -199,7 +199,7 @@ def test_sequential_regions_speak_in_their_turn_only():
 
 def test_a_rollback_and_the_first_report_arriving_late():
     report = planned()
-    report.update(run_id="r-2", operation="automatic rollback", actor="monitoring", reason="", status="ok", finished=1030.0,
+    report.update(run_id="r-2", operation="automatic_rollback", actor="monitoring", reason="", status="ok", finished=1030.0,
                   position={"phase": "forward", "wave": 2, "batch": 1, "batches": 1}, first_switch=1001.0,
                   recovered_at=1030.0, recovery_seconds=29.0)
     for name, entry in report["hosts"].items():
