@@ -17,7 +17,7 @@ batch results. A step never raises on a result it cannot read: the error becomes
 from __future__ import annotations
 
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
-from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets, is_rollback
+from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
 STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish")
