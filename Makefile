@@ -47,7 +47,7 @@ help:
 	@echo "make demo        deps, then scripts/demo.sh"
 	@echo "make fleet-up / fleet-down   start / stop the $(FLEET_SIZE)-host test fleet"
 	@echo "make build       ansible-galaxy collection build into dist/"
-	@echo "make bench       wall times of rollback vs a plain symlink flip and of a 1 MB deploy, 12 and 48 hosts (bench/run.py; BENCH_ARGS=...)"
+	@echo "make bench       rollback vs plain flip, floor and 1 MB deploy at 12 and 48 hosts: wall, controller CPU, task counts (bench/run.py; BENCH_ARGS=...)"
 	@echo "make clean       remove build output (keeps .venv; distclean removes it too)"
 
 deps:
