@@ -27,6 +27,7 @@ ARGUMENT_SPEC = {
     "restart_timeout": {"type": "raw", "default": 120},
     "health_command_timeout": {"type": "raw", "default": 30},
     "hook_timeout": {"type": "raw", "default": 600},
+    "health_wait": {"type": "raw"},
     "artifact_max_unpacked": {"type": "raw"},
 }
 

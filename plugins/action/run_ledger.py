@@ -22,6 +22,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, is_rollback
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import lb_out_of_rotation, lb_server
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 ARGUMENT_SPEC = {
@@ -132,7 +133,8 @@ class ActionModule(ActionBase):
         record = _identity.read_run_record(run_id)
         operator, _warnings = _identity.controller_operator(self._vars)
         hosts = self._play_hosts()
-        out_of_rotation = self._out_of_rotation()
+        # Hosts an earlier run left drained, from the load balancers read by lb_preflight.yml.
+        out_of_rotation = lb_out_of_rotation((self._vars.get("fleet_wave_lb") or {}).get("results"), self._hostvars)
         note = ""
         rollback = is_rollback(record.get("operation"))
         reads = {host: (self._var(host, "fleet_lock_taken") or {}).get("info") or {} for host in hosts}
@@ -192,22 +194,6 @@ class ActionModule(ActionBase):
         return [{"key": region, "leader": row["hosts"][0], "members": row["members"],
                  "complete": set(row["members"]) <= set(row["hosts"])} for region, row in regions.items()]
 
-    def _out_of_rotation(self):
-        """Hosts an earlier run left drained (or in maintenance), from the load balancers read by lb_preflight.yml."""
-        out = []
-        for region in (self._vars.get("fleet_wave_lb") or {}).get("results") or []:
-            backends = region.get("backends") if isinstance(region, dict) else None
-            if not isinstance(backends, dict):
-                continue
-            for host in (region.get("item") or {}).get("value") or []:
-                servers = backends.get(self._var(host, "fleet_lb_backend"))
-                if not isinstance(servers, dict):
-                    continue
-                server = servers.get(self._var(host, "fleet_lb_server") or host) or {}
-                if server.get("state", "ready") not in ("ready", "unknown"):
-                    out.append(host)
-        return out
-
     def _bg_pools(self):
         """``{region: active pool}`` from each region's map, read by tasks/pools.yml (fleet_bg_read)."""
         pools = {}
@@ -256,7 +242,7 @@ class ActionModule(ActionBase):
         for region, hosts in hosts_by_region.items():
             if hosts and self._var(hosts[0], "fleet_lb_type"):
                 items.append({"key": region, "leader": hosts[0], "members": [
-                    {"server": str(self._var(host, "fleet_lb_server") or host), "state": state} for host in hosts]})
+                    {"server": lb_server(host, self._hostvars.get(host)), "state": state} for host in hosts]})
         return items
 
     def _hooks(self, args, report, now):
@@ -297,8 +283,9 @@ class ActionModule(ActionBase):
 
     def _flipped_back(self, args, report, now):
         regions = self._var("localhost", "fleet_bg_regions") or {}
+        marks = {host: self._var(host, "fleet_bg_marked") for row in regions.values() for host in row["serving"] + row["idle"]}
         return {REPORT: ledger.bg_done(report, regions, self._by_item(self._vars.get("fleet_bg_flipped")),
-                                       self._by_item(self._vars.get("fleet_bg_flipped_back")), now)}
+                                       self._by_item(self._vars.get("fleet_bg_flipped_back")), now, marks=marks)}
 
     @staticmethod
     def _by_item(loop_result):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
+from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_OPTIONS, HealthError, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
 from ansible_collections.fleetops.release.plugins.module_utils._waves import MODES, plan_waves
 
@@ -49,6 +50,33 @@ def _choice(value, choices, name, problems):
         problems.append("%s is %r: it must be one of %s" % (name, value, ", ".join(choices)))
         return None
     return value
+
+
+# The variables the roles build their health wait from (fleet_health_wait in roles/waves/defaults), to name in a refusal.
+WAIT_VARIABLES = {"timeout": "fleet_health_timeout", "interval": "fleet_health_interval",
+                  "successes": "fleet_health_consecutive_successes", "failure_limit": "fleet_health_failure_limit",
+                  "start_period": "fleet_health_start_period", "request_timeout": "fleet_health_request_timeout"}
+
+
+def _health_wait(wait, problems):
+    """The health wait (fleet_health_wait, built from the fleet_health_* variables) checked as release_activate and
+    health_check check it, so that a bad value is refused before the first drain, not at the first activation."""
+    if not isinstance(wait, Mapping):
+        problems.append("fleet_health_wait is %r: leave it to the role, set the fleet_health_* variables" % (wait,))
+        return
+    numbers = {}
+    for key, value in wait.items():
+        kind = float if WAIT_OPTIONS.get(key, {}).get("type") == "float" else int
+        try:
+            numbers[key] = None if value is None else kind(value)
+        except (TypeError, ValueError):
+            problems.append("%s is %r: it must be a number" % (WAIT_VARIABLES.get(key, "fleet_health_wait." + key), value))
+            return
+    try:
+        wait_settings(numbers)
+    except HealthError as exc:
+        names = ", ".join(WAIT_VARIABLES.values())
+        problems.append("the health wait: %s (set by %s)" % (exc, names))
 
 
 def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
@@ -85,7 +113,7 @@ def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
 def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
-                     artifact_max_unpacked=None, members=None):
+                     artifact_max_unpacked=None, members=None, health_wait=None):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -114,6 +142,8 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     _int_at_least(restart_timeout, 1, "fleet_restart_timeout", problems, " (seconds)")
     _int_at_least(health_command_timeout, 1, "fleet_health_command_timeout", problems, " (seconds)")
     _int_at_least(hook_timeout, 0, "fleet_hook_timeout", problems, " (seconds per hook task; 0 for no limit)")
+    if health_wait is not None:
+        _health_wait(health_wait, problems)
     if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):
         problems.append("fleet_region_order is %r: it must be a list of region names" % (region_order,))
         region_order = None
@@ -167,6 +197,29 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     }
 
 
+def lb_server(host, variables):
+    """The host's server name in its load balancer's backend: ``fleet_lb_server``, default its inventory name."""
+    return str((variables or {}).get("fleet_lb_server") or host)
+
+
+def lb_out_of_rotation(reads, hostvars):
+    """The hosts an earlier run left out of rotation (drained or in maintenance), from the same reads as
+    lb_membership_problems: a run plans them even when they run their target, so that it puts them back."""
+    out = []
+    for read in reads or []:
+        backends = read.get("backends") if isinstance(read, Mapping) else None
+        if not isinstance(backends, Mapping):
+            continue
+        for host in (read.get("item") or {}).get("value") or []:
+            variables = hostvars.get(host) or {}
+            servers = backends.get(variables.get("fleet_lb_backend"))
+            if isinstance(servers, Mapping):
+                state = (servers.get(lb_server(host, variables)) or {}).get("state", "ready")
+                if state not in ("ready", "unknown"):
+                    out.append(host)
+    return out
+
+
 def lb_membership_problems(reads, hostvars):
     """``{host: problem}`` for hosts their region's load balancer does not know.
 
@@ -182,7 +235,7 @@ def lb_membership_problems(reads, hostvars):
         for host in (read.get("item") or {}).get("value") or []:
             variables = hostvars.get(host) or {}
             backend = variables.get("fleet_lb_backend")
-            server = variables.get("fleet_lb_server") or host
+            server = lb_server(host, variables)
             if not backend:
                 problems[host] = "no fleet_lb_backend: name the HAProxy backend this host serves in"
                 continue

@@ -238,9 +238,14 @@ def bg_flipped(report, regions, flips, verifies, now):
     return report, back
 
 
-def bg_done(report, regions, flips, backs, now):
-    """Each host's outcome once the flips (and flips back) are done: where its pool stands now."""
-    hosts = {}
+def bg_done(report, regions, flips, backs, now, marks=None):
+    """Each host's outcome once the flips (and flips back) are done: where its pool stands now. ``marks``: ``{host:
+    registered result}`` of a rollback's known-bad marks; a failed one is a failure of the run."""
+    hosts, failures = {}, []
+    for host, mark in (marks or {}).items():
+        if isinstance(mark, dict) and (mark.get("failed") or mark.get("unreachable")):
+            failures.append({"host": host, "region": report["hosts"].get(host, {}).get("region"), "phase": "mark",
+                             "wave": 1, "message": str(mark.get("msg") or "failed")})
     for region, row in regions.items():
         if not row["flip"]:
             continue
@@ -258,7 +263,7 @@ def bg_done(report, regions, flips, backs, now):
             hosts[host] = {"outcome": outcome}
             if back and not serving:
                 hosts[host]["reverted"] = True
-    return _wave_report.merge(report, hosts, [], now)
+    return _wave_report.merge(report, hosts, failures, now)
 
 
 def still_locked(report, hosts):

@@ -4,9 +4,10 @@
 
 """The run report of a deploy or rollback: what the waves did, host by host, kept as one document.
 
-The playbooks keep the report as the fact ``fleet_run_report`` on the controller (``hostvars.localhost``) and feed
-it every step's registered results through the ``wave_report`` filter; the summary, the revert decision, the
-callback's progress lines and the audit record are all read from it. Its shape is documented in
+The run ledger (action plugin run_ledger, module_utils/_run_ledger.py) keeps the report as the fact
+``fleet_run_report`` on the controller (``hostvars.localhost``) and records every step's registered results in it
+with these functions; the summary, the revert decision, the callback's progress lines and the audit record are all
+read from it. Its shape is documented in
 docs/run-report.md. Everything here is pure: results and times come in as arguments.
 """
 
@@ -385,7 +386,3 @@ def summary(report):
         lines.append("%-14s %-8s %-16s -> %-16s %s" % (host, row.get("region") or "-", row.get("from") or "-",
                                                        row.get("to") or "-", outcome))
     return "\n".join(lines)
-
-
-EVENTS = {"switch": record_switch, "enable": record_enable, "gates": record_gates, "hook": record_hook,
-          "merge": merge, "finish": finish, "deadline": check_deadline}

@@ -94,6 +94,11 @@ options:
     description: C(fleet_hook_timeout), seconds per hook task; 0 or more (0 for no limit).
     type: raw
     default: 600
+  health_wait:
+    description:
+      - C(fleet_health_wait), the health wait of the activations and checks (built from the C(fleet_health_*)
+        variables), checked as M(fleetops.release.release_activate) checks its O(fleetops.release.release_activate#module:wait).
+    type: raw
   artifact_max_unpacked:
     description: C(fleet_artifact_max_unpacked) of a deploy, bytes; 1 or more, or unset for the default.
     type: raw

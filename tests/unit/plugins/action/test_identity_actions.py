@@ -25,13 +25,9 @@ MALLORY_VARS = {"fleet_actor": "mallory", "awx_user_name": "mallory", "awx_job_i
 
 
 @pytest.fixture(autouse=True)
-def fixture_controller(monkeypatch, tmp_path):
-    monkeypatch.setattr(_identity, "os_user", lambda: "alice")
+def fixture_ops_1(controller, monkeypatch):  # pylint: disable=unused-argument
+    """The controller of conftest.py, named ops-1."""
     monkeypatch.setattr(_identity, "controller_name", lambda: "ops-1")
-    monkeypatch.setattr(_identity, "runs_dir", lambda: str(tmp_path / "runs"))
-    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4242)
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.delenv("AWX_PRIVATE_DATA_DIR", raising=False)
 
 
 def run(plugin_module, args, task_vars=None, module_result=None, transport="ssh", delegate_to=None):

@@ -21,14 +21,10 @@ HELD = {"holder": "bob@ops-1 run 20261126T180000Z-7", "run_id": "20261126T180000
 
 
 @pytest.fixture(autouse=True)
-def fixture_controller(monkeypatch, tmp_path):
-    monkeypatch.setattr(_identity, "os_user", lambda: "alice")
+def fixture_ops_1(controller, monkeypatch):  # pylint: disable=unused-argument
+    """The controller of conftest.py, named ops-1, whose ansible-playbook process is HERE."""
     monkeypatch.setattr(_identity, "controller_name", lambda: "ops-1")
-    monkeypatch.setattr(_identity, "runs_dir", lambda: str(tmp_path / "runs"))
-    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4242)
     monkeypatch.setattr(_identity, "process_identity", lambda pid=None: dict(HERE))
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.delenv("AWX_PRIVATE_DATA_DIR", raising=False)
 
 
 def run(args, results, table):

@@ -21,20 +21,8 @@ from ansible_collections.fleetops.release.plugins.modules import run_guard as ru
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 
-def compare(spec, options, where):
-    """Validate-modules skips documentation-only modules: this is the same check, done here."""
-    assert sorted(spec) == sorted(options), where
-    for key, arg in spec.items():
-        doc = options[key]
-        assert doc.get("type", "str") == arg.get("type", "str"), (where, key)
-        assert doc.get("default") == arg.get("default"), (where, key)
-        assert doc.get("required", False) == arg.get("required", False), (where, key)
-        assert doc.get("choices") == arg.get("choices"), (where, key)
-        assert doc.get("elements") == arg.get("elements"), (where, key)
-
-
-def test_documentation_matches_argument_spec():
-    compare(run_guard.ARGUMENT_SPEC, yaml.safe_load(run_guard_doc.DOCUMENTATION)["options"], "run_guard")
+def test_documentation_matches_argument_spec(spec_matches_doc):
+    spec_matches_doc(run_guard.ARGUMENT_SPEC, yaml.safe_load(run_guard_doc.DOCUMENTATION)["options"], "run_guard")
 
 
 def test_no_option_names_the_operator():
@@ -42,14 +30,9 @@ def test_no_option_names_the_operator():
 
 
 @pytest.fixture(autouse=True, name="home")
-def fixture_home(tmp_path, monkeypatch):
-    """Run records in a temporary home; the same 'ansible-playbook' pid throughout; no AWX environment."""
-    monkeypatch.setattr(_identity, "runs_dir", lambda: str(tmp_path / "runs"))
-    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4242)
-    monkeypatch.setattr(_identity, "os_user", lambda: "alice")
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.delenv("AWX_PRIVATE_DATA_DIR", raising=False)
-    return tmp_path
+def fixture_home(controller):
+    """Run records in a temporary home (see conftest.py)."""
+    return controller
 
 
 def make_action(args, check_mode=False):

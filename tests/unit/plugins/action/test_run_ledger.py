@@ -27,25 +27,18 @@ FAILED_HEALTH = {"failed": True, "changed": True, "from": "v1", "to": "v2", "swi
 UNREACHABLE = {"unreachable": True, "changed": False, "msg": "Failed to connect to the host via ssh: Connection refused"}
 
 
-def compare(spec, options):
-    assert sorted(spec) == sorted(options)
-    for key, arg in spec.items():
-        doc = options[key]
-        for field, default in (("type", "str"), ("default", None), ("required", False), ("choices", None)):
-            assert doc.get(field, default) == arg.get(field, default), (key, field)
+def test_documentation_matches_argument_spec(spec_matches_doc):
+    spec_matches_doc(run_ledger.ARGUMENT_SPEC, yaml.safe_load(run_ledger_doc.DOCUMENTATION)["options"], "run_ledger")
 
 
-def test_documentation_matches_argument_spec():
-    compare(run_ledger.ARGUMENT_SPEC, yaml.safe_load(run_ledger_doc.DOCUMENTATION)["options"])
+pytestmark = pytest.mark.usefixtures("controller")  # conftest.py
 
 
-@pytest.fixture(autouse=True)
-def fixture_identity(tmp_path, monkeypatch):
-    monkeypatch.setattr(_identity, "runs_dir", lambda: str(tmp_path / "runs"))
-    monkeypatch.setattr(_identity, "playbook_pid", lambda: 4242)
-    monkeypatch.setattr(_identity, "os_user", lambda: "alice")
-    monkeypatch.delenv("JOB_ID", raising=False)
-    monkeypatch.delenv("AWX_PRIVATE_DATA_DIR", raising=False)
+def raising(exc):
+    """A stand-in for a ledger function that fails with ``exc``."""
+    def broken(*_args, **_kwargs):
+        raise exc
+    return broken
 
 
 def lb_loop(regions, failed=()):
@@ -221,10 +214,7 @@ def test_a_revert_that_cannot_be_planned_stops_the_run_with_a_message(monkeypatc
     run = Run()
     run.plan()
 
-    def broken(*_args, **_kwargs):
-        raise ValueError("region eu cannot keep 1 host(s) in rotation")
-
-    monkeypatch.setattr(run_ledger.ledger, "revert_walk", broken)
+    monkeypatch.setattr(run_ledger.ledger, "revert_walk", raising(ValueError("region eu cannot keep 1 host(s) in rotation")))
     run.batch(0, activations={"us-1": FAILED_HEALTH})
     failure = run.report["failures"][-1]
     assert run.report["stopped"] and failure["phase"] == "ledger settle"
@@ -259,10 +249,7 @@ def test_a_batch_the_ledger_cannot_open_moves_nothing_and_says_why_once(monkeypa
     run = Run()
     run.plan()
 
-    def broken(*_args, **_kwargs):
-        raise KeyError("batch_of")
-
-    monkeypatch.setattr(run_ledger.ledger, "begin_batch", broken)
+    monkeypatch.setattr(run_ledger.ledger, "begin_batch", raising(KeyError("batch_of")))
     hosts = run.hostvars["localhost"]["fleet_wave_walk"]["batches"][0]["hosts"]
     run.step("batch", play_batch=hosts, run_timeout=0)
     run.step("switched", play_batch=hosts, task_vars={"fleet_lb_result": {"skipped": True, "results": []}})

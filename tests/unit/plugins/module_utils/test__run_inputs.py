@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import (
     lb_membership_problems,
+    lb_out_of_rotation,
     RunInputsError,
     check_run_inputs,
     hosts_by_region,
@@ -93,10 +94,20 @@ def test_min_healthy_counts_hosts_outside_the_limit():
     ("hook_timeout", "abc", "fleet_hook_timeout is 'abc'"),
     ("artifact_max_unpacked", 0, "fleet_artifact_max_unpacked is 0"),
     ("artifact_max_unpacked", "1G", "fleet_artifact_max_unpacked is '1G'"),
+    ("health_wait", {"start_period": "soon"}, "fleet_health_start_period is 'soon'"),
+    ("health_wait", {"start_period": -1}, "wait.start_period must be 0 or more seconds"),
+    ("health_wait", {"failure_limit": None}, "wait.failure_limit must be 0 or more"),
+    ("health_wait", {"interval": 0}, "wait.interval must be more than 0 seconds"),
+    ("health_wait", "fast", "fleet_health_wait is 'fast'"),
 ])
 def test_each_bad_option_is_named(option, value, needle):
     problems = problems_of(**{option: value})
     assert any(needle in problem for problem in problems), problems
+
+
+def test_the_roles_health_wait_is_accepted():
+    wait = {"timeout": 60, "interval": "0.5", "successes": 1, "failure_limit": 3, "start_period": 10, "request_timeout": 5}
+    assert check(health_wait=wait)["regions"]
 
 
 def test_numbers_as_digit_strings_are_accepted():
@@ -181,3 +192,12 @@ def test_config_paths_a_template_creates_need_not_exist():
                     config_templates=[{"src": "a.j2", "dest": "/etc/app/conf.d/a.conf"}, {"src": "b.j2", "dest": "/etc/app/extra"}])
     assert checked["config_paths_to_check"] == ["/etc/app/app.conf"]
     assert check("rollback", release=None, config_paths=["/etc/app/app.conf"])["config_paths_to_check"] == []
+
+
+def test_hosts_an_earlier_run_left_drained_or_in_maintenance_are_out_of_rotation():
+    hostvars = {"us-1": {"fleet_lb_backend": "app"}, "us-2": {"fleet_lb_backend": "app", "fleet_lb_server": "web-2"},
+                "us-3": {"fleet_lb_backend": "app"}, "us-4": {"fleet_lb_backend": "app"}}
+    read = {"item": {"key": "us", "value": ["us-1", "us-2", "us-3", "us-4"]},
+            "backends": {"app": {"us-1": {"state": "ready"}, "web-2": {"state": "drain"}, "us-3": {"state": "maint"},
+                                 "us-4": {"state": "unknown"}}}}
+    assert lb_out_of_rotation([read, {"skipped": True}], hostvars) == ["us-2", "us-3"]
