@@ -19,6 +19,7 @@ import traceback
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.release.plugins.filter.lb_connection import lb_connection
 from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, is_rollback
@@ -237,13 +238,18 @@ class ActionModule(ActionBase):
         return {REPORT: report, "fleet_batch": dict(batch, enable=self._lb_items(todo["enable"], "ready"), gate=gate)}
 
     def _lb_items(self, hosts_by_region, state):
-        """The loop items of tasks/lb_pool.yml: per region with a load balancer, its members set to ``state``."""
-        items = []
+        """The loop items of tasks/lb_pool.yml: one per load-balancer host (where lb_pool runs), with one pool per region
+        it serves: the region's batch members set to ``state``, its backend and its connection from the inventory."""
+        items = {}
         for region, hosts in hosts_by_region.items():
-            if hosts and self._var(hosts[0], "fleet_lb_type"):
-                items.append({"key": region, "leader": hosts[0], "members": [
-                    {"server": lb_server(host, self._hostvars.get(host)), "state": state} for host in hosts]})
-        return items
+            if not hosts or not self._var(hosts[0], "fleet_lb_type"):
+                continue
+            lb_host = self._var(hosts[0], "fleet_lb_host") or "localhost"
+            items.setdefault(lb_host, {"lb_host": lb_host, "pools": []})["pools"].append({
+                "name": region, "backend": self._var(hosts[0], "fleet_lb_backend") or None,
+                "members": [{"server": lb_server(host, self._hostvars.get(host)), "state": state} for host in hosts],
+                "connection": lb_connection(self._hostvars[hosts[0]])})
+        return list(items.values())
 
     def _hooks(self, args, report, now):
         """After a wave hook (before-wave, after-wave): its failure counts like a failed host; the batch goes on only

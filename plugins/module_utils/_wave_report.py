@@ -69,15 +69,24 @@ def _item_key(item):
 
 def region_failures(loop_result):
     """``{region: message}`` for the regions whose step failed: from ``{region: registered result}``, or from the
-    result of a task looped over regions (items are region names or ``dict2items`` entries)."""
+    result of a task looped over regions (items are region names or ``dict2items`` entries) or over load-balancer
+    hosts (lb_pool's ``pools``, one per region)."""
     if not isinstance(loop_result, Mapping):
         return {}
     if "results" not in loop_result:
         return {region: _message(result) for region, result in loop_result.items() if _failed(result) or _unreachable(result)}
     failures = {}
     for item_result in loop_result.get("results") or []:
-        if _failed(item_result) or _unreachable(item_result):
-            failures[_item_key(item_result.get("item"))] = _message(item_result)
+        item = item_result.get("item") if isinstance(item_result, Mapping) else None
+        if isinstance(item, Mapping) and "pools" in item:
+            # lb_pool with pools (tasks/lb_pool.yml): one item per load-balancer host, one pool per region; a call that
+            # did not answer per pool (unreachable, a bad argument) fails each of its regions.
+            if isinstance(item_result.get("pools"), list):
+                failures.update((pool.get("name"), _message(pool)) for pool in item_result["pools"] if _failed(pool))
+            elif _failed(item_result) or _unreachable(item_result):
+                failures.update((pool.get("name"), _message(item_result)) for pool in item["pools"])
+        elif _failed(item_result) or _unreachable(item_result):
+            failures[_item_key(item)] = _message(item_result)
     return failures
 
 

@@ -44,9 +44,9 @@ options:
   members:
     description:
       - The servers to change. Each is named as in the backend (inventory variable C(fleet_lb_server)).
+      - Required unless O(pools) is set.
     type: list
     elements: dict
-    required: true
     suboptions:
       server:
         description: Name of the server in the backend (HAProxy), or of the member in the upstream file (nginx).
@@ -67,6 +67,35 @@ options:
         description:
           - nginx only. The member's C(host:port); needed when the member is not in the upstream file yet.
         type: str
+  pools:
+    description:
+      - Several pools in one call, for example every region whose load balancer this host reaches; then O(backend) and
+        O(members) are not used. The pools are changed side by side (their drains wait together), and a pool that fails
+        does not stop the others.
+      - O(drain_timeout), O(on_drain_timeout) and check mode apply to every pool.
+      - The module fails when any pool failed; RV(pools) says which.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the pool in the result and in messages, for example the region.
+        type: str
+        required: true
+      backend:
+        description: As O(backend), for this pool.
+        type: str
+      members:
+        description: As O(members), for this pool (the same suboptions).
+        type: list
+        elements: dict
+        required: true
+      connection:
+        description:
+          - The pool's load-balancer connection options, named as the module's own (O(lb_type), O(socket),
+            O(state_file), O(nodes), O(timeout), the C(nginx_*) options), for example the output of the filter
+            P(fleetops.release.lb_connection#filter) for a host of the region.
+          - Omitted, the module's own connection options apply.
+        type: dict
   drain_timeout:
     description:
       - Seconds to wait for the sessions of draining members to end.
@@ -130,6 +159,20 @@ EXAMPLES = r"""
         weight: 100%
   delegate_to: lb-eu-1
 
+- name: Enable the wave's hosts of two regions whose load balancers the controller reaches, in one call
+  fleetops.release.lb_pool:
+    pools:
+      - name: eu
+        backend: app
+        members: [{server: eu-1, state: ready}, {server: eu-2, state: ready}]
+        connection: "{{ hostvars['eu-1'] | fleetops.release.lb_connection }}"
+      - name: us
+        backend: app
+        members: [{server: us-1, state: ready}]
+        connection: "{{ hostvars['us-1'] | fleetops.release.lb_connection }}"
+  delegate_to: localhost
+  run_once: true
+
 - name: Drain a member of an nginx upstream
   fleetops.release.lb_pool:
     lb_type: nginx
@@ -178,6 +221,21 @@ drain:
   returned: always
   type: dict
   sample: {"waited": 2.1, "sessions_left": {}, "forced": {}}
+pools:
+  description:
+    - With O(pools), per pool (in the order given) its name, whether it changed or failed, its message when it failed,
+      and the keys the module returns for a single pool (RV(backend), RV(members), RV(nodes), RV(drain), ...).
+  returned: with O(pools)
+  type: list
+  elements: dict
+  sample: [{"name": "eu", "changed": true, "failed": false, "backend": "app", "members": []},
+           {"name": "us", "changed": false, "failed": true, "msg": "backend app: sessions still open ..."}]
+failed_pools:
+  description: With O(pools), the names of the pools that failed (empty when none did).
+  returned: with O(pools)
+  type: list
+  elements: str
+  sample: ["us"]
 upstream_file:
   description: The nginx upstream file.
   returned: with lb_type=nginx
@@ -195,7 +253,10 @@ elapsed:
   sample: 2.35
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.fleetops.release.plugins.module_utils._haproxy import (
     DrainTimeout,
@@ -212,56 +273,129 @@ from ansible_collections.fleetops.release.plugins.module_utils._module_common im
 )
 from ansible_collections.fleetops.release.plugins.module_utils._nginx import NginxPool
 
+MEMBERS_SPEC = {"type": "list", "elements": "dict", "options": {
+    "server": {"type": "str", "required": True},
+    "state": {"type": "str", "choices": ["ready", "drain", "maint"]},
+    "weight": {"type": "str"},
+    "address": {"type": "str"},
+}}
+# A pool's connection is checked like the module's own options (one spec, LB_CONNECTION_SPEC).
+CONNECTION_VALIDATOR = ArgumentSpecValidator(LB_CONNECTION_SPEC, mutually_exclusive=LB_CONNECTION_MUTUALLY_EXCLUSIVE)
+
+
+class PoolFailed(Exception):
+    """One pool could not be brought to its states; ``details`` are the keys of the failed result."""
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.details = details
+
+
+def apply_members(module, connection, backend, members, drain_timeout, on_drain_timeout):
+    """Bring one pool's members to their states; returns the result, raises PoolFailed."""
+    members = [{k: v for k, v in m.items() if v is not None} for m in members]
+    if not members:
+        raise PoolFailed("members is empty: list at least one server")
+    try:
+        if connection["lb_type"] == "haproxy":
+            if not backend:
+                raise PoolFailed("lb_type=haproxy needs the backend holding the members (inventory variable fleet_lb_backend)")
+            nodes = haproxy_nodes(connection)
+            if any("address" in m for m in members):
+                raise PoolFailed("members[].address is for lb_type=nginx only; HAProxy servers are defined in haproxy.cfg")
+            return apply_pool(nodes, backend, members, check_mode=module.check_mode, drain_timeout=drain_timeout,
+                              on_drain_timeout=on_drain_timeout, timeout=connection["timeout"])
+        if not connection.get("nginx_upstream_file"):
+            raise PoolFailed("lb_type=nginx needs nginx_upstream_file (inventory variable fleet_lb_nginx_upstream_file)")
+        binary = connection["nginx_binary"]
+        if "/" not in binary:
+            binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/usr/local/sbin"])
+        # nginx -t is bounded like every command the collection runs: a hung one is killed and counts as failed.
+        pool = NginxPool(bounded_run_command(connection["timeout"]), connection["nginx_upstream_file"], connection["nginx_config"],
+                         connection["nginx_pid_file"], binary)
+        result = pool.apply(members, check_mode=module.check_mode, drain_timeout=drain_timeout, on_drain_timeout=on_drain_timeout)
+        result["backend"] = backend
+        return result
+    except NodesDisagree as exc:
+        raise PoolFailed(str(exc), changed=False, backend=backend, disagreements=exc.disagreements) from exc
+    except DrainTimeout as exc:
+        raise PoolFailed(str(exc), changed=True, backend=backend,
+                         drain={"sessions_left": exc.sessions_left, "forced": {}, "waited": drain_timeout}) from exc
+    except LbError as exc:
+        raise PoolFailed(str(exc), backend=backend) from exc
+
+
+def pool_connection(module, pool):
+    """The pool's own connection options, checked like the module's, else the module's."""
+    if pool.get("connection") is None:
+        return {name: module.params[name] for name in LB_CONNECTION_SPEC}
+    checked = CONNECTION_VALIDATOR.validate(pool["connection"])
+    if checked.error_messages:
+        raise PoolFailed("pool %s: connection: %s" % (pool["name"], "; ".join(checked.error_messages)))
+    return checked.validated_parameters
+
+
+def apply_pools(module):
+    """Every pool of O(pools), side by side; one failure does not stop the others."""
+    params = module.params
+
+    def one(pool):
+        try:
+            connection = pool_connection(module, pool)
+            # Each pool's members are checked like the module's own (MEMBERS_SPEC).
+            checked = ArgumentSpecValidator({"members": MEMBERS_SPEC}).validate({"members": pool["members"]})
+            if checked.error_messages:
+                raise PoolFailed("pool %s: %s" % (pool["name"], "; ".join(checked.error_messages)))
+            result = apply_members(module, connection, pool.get("backend"), checked.validated_parameters["members"],
+                                   params["drain_timeout"], params["on_drain_timeout"])
+            return dict(result, name=pool["name"], failed=False, changed=bool(result.get("changed")))
+        except PoolFailed as exc:
+            return dict(exc.details, name=pool["name"], failed=True, changed=bool(exc.details.get("changed")), msg=str(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            # A bug or an unexpected answer fails this pool, named, not the others.
+            return {"name": pool["name"], "failed": True, "changed": False, "msg": "pool %s: %s" % (pool["name"], exc)}
+
+    with ThreadPoolExecutor(max_workers=min(len(params["pools"]), 16) or 1) as executor:
+        results = list(executor.map(one, params["pools"]))
+    failed = [result["name"] for result in results if result["failed"]]
+    summary = {"changed": any(result["changed"] for result in results), "pools": results, "failed_pools": failed}
+    if failed:
+        module.fail_json(msg="; ".join("pool %s: %s" % (r["name"], r["msg"]) for r in results if r["failed"]), **summary)
+    module.exit_json(**summary)
+
 
 def main():
     spec = argument_spec(
         LB_CONNECTION_SPEC,
         backend={"type": "str"},
-        members={"type": "list", "elements": "dict", "required": True, "options": {
-            "server": {"type": "str", "required": True},
-            "state": {"type": "str", "choices": ["ready", "drain", "maint"]},
-            "weight": {"type": "str"},
-            "address": {"type": "str"},
+        members=MEMBERS_SPEC,
+        pools={"type": "list", "elements": "dict", "options": {
+            "name": {"type": "str", "required": True},
+            "backend": {"type": "str"},
+            "members": {"type": "list", "elements": "dict", "required": True},
+            "connection": {"type": "dict"},
         }},
         drain_timeout={"type": "float", "default": 60.0},
         on_drain_timeout={"type": "str", "default": "fail", "choices": ["fail", "force_maint"]},
     )
     module = AnsibleModule(
         argument_spec=spec,
-        mutually_exclusive=LB_CONNECTION_MUTUALLY_EXCLUSIVE,
-        required_if=[("lb_type", "haproxy", ("backend",)), ("lb_type", "nginx", ("nginx_upstream_file",))],
+        mutually_exclusive=LB_CONNECTION_MUTUALLY_EXCLUSIVE + [("pools", "members"), ("pools", "backend")],
+        required_one_of=[("pools", "members")],
         supports_check_mode=True,
     )
     params = module.params
     if params["drain_timeout"] < 0:
         module.fail_json(msg=f"drain_timeout must be 0 or more seconds, not {params['drain_timeout']}")
-    members = [{k: v for k, v in m.items() if v is not None} for m in params["members"]]
-    if not members:
-        module.fail_json(msg="members is empty: list at least one server")
+    if params["pools"] is not None:
+        if not params["pools"]:
+            module.fail_json(msg="pools is empty: list at least one pool")
+        apply_pools(module)
     try:
-        if params["lb_type"] == "haproxy":
-            nodes = haproxy_nodes(params)
-            if any("address" in m for m in members):
-                module.fail_json(msg="members[].address is for lb_type=nginx only; HAProxy servers are defined in haproxy.cfg")
-            result = apply_pool(nodes, params["backend"], members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],
-                                on_drain_timeout=params["on_drain_timeout"], timeout=params["timeout"])
-        else:
-            binary = params["nginx_binary"]
-            if "/" not in binary:
-                binary = module.get_bin_path(binary, required=True, opt_dirs=["/usr/sbin", "/usr/local/sbin"])
-            # nginx -t is bounded like every command the collection runs: a hung one is killed and counts as failed.
-            pool = NginxPool(bounded_run_command(params["timeout"]), params["nginx_upstream_file"], params["nginx_config"],
-                             params["nginx_pid_file"], binary)
-            result = pool.apply(members, check_mode=module.check_mode, drain_timeout=params["drain_timeout"],
-                                on_drain_timeout=params["on_drain_timeout"])
-            result["backend"] = params["backend"]
-    except NodesDisagree as exc:
-        module.fail_json(msg=str(exc), changed=False, backend=params["backend"], disagreements=exc.disagreements)
-    except DrainTimeout as exc:
-        module.fail_json(msg=str(exc), changed=True, backend=params["backend"],
-                         drain={"sessions_left": exc.sessions_left, "forced": {}, "waited": params["drain_timeout"]})
-    except LbError as exc:
-        module.fail_json(msg=str(exc), backend=params["backend"])
+        result = apply_members(module, {name: params[name] for name in LB_CONNECTION_SPEC}, params["backend"],
+                               params["members"], params["drain_timeout"], params["on_drain_timeout"])
+    except PoolFailed as exc:
+        module.fail_json(msg=str(exc), **dict({"backend": params["backend"]}, **exc.details))
     module.exit_json(**result)
 
 

@@ -42,12 +42,12 @@ LOCK = "/srv/app/.fleet/lock"
 FLEET_LOCK = "/srv/fleetops/fleet.lock"
 
 # Where each trial kills rollback.yml: the n-th time a task starts in its output, then a pause. Spread over the run:
-# a wave's drain, a later batch's switch, an enable, and the unlock at the end.
+# a wave's drain, a later batch's switch, an enable, and the close (audit record, fleet lock) at the end.
 KILL_POINTS = (
     ("Set each region's load balancer members to drain", 1, 0.5),
     ("Put the release live", 2, 1.0),
     ("Set each region's load balancer members to ready", 3, 0.2),
-    ("Release the host lock", 1, 0.3),
+    ("Write the run's audit record", 1, 0.1),
 )
 
 

@@ -42,15 +42,21 @@ def raising(exc):
 
 
 def lb_loop(regions, failed=()):
-    """The registered result of tasks/lb_pool.yml looped over regions."""
-    results = []
-    for region in regions:
-        item = {"key": region, "leader": REGIONS[region][0], "members": []}
-        if region in failed:
-            results.append({"item": item, "failed": True, "changed": False, "msg": "socket /run/haproxy.sock: refused"})
-        else:
-            results.append({"item": item, "changed": True})
-    return {"changed": True, "results": results, "msg": "All items completed"}
+    """The registered result of tasks/lb_pool.yml: one loop item per load-balancer host (here the controller, for
+    every region), one pool per region."""
+    pools = [{"name": region, "backend": "app", "members": [], "connection": {"lb_type": "haproxy"}} for region in regions]
+    results = [{"name": region, "failed": region in failed, "changed": region not in failed,
+                "msg": "socket /run/haproxy.sock: refused" if region in failed else ""} for region in regions]
+    result = {"item": {"lb_host": "localhost", "pools": pools}, "changed": True, "pools": results,
+              "failed_pools": [region for region in regions if region in failed]}
+    if result["failed_pools"]:
+        result.update(failed=True, msg="; ".join("pool %s: refused" % region for region in result["failed_pools"]))
+    return {"changed": True, "results": [result] if regions else [], "msg": "All items completed"}
+
+
+def pool_names(items):
+    """The regions of the loop items of tasks/lb_pool.yml that the ledger hands out."""
+    return [pool["name"] for item in items for pool in item["pools"]]
 
 
 class Run:
@@ -101,7 +107,7 @@ class Run:
         self.step("switched", play_batch=hosts,
                   task_vars={"fleet_lb_result": lb_loop(batch["hosts_by_region"], drain_failed)})
         batch = self.hostvars["localhost"]["fleet_batch"]
-        task_vars = {"fleet_lb_result": lb_loop([item["key"] for item in batch["enable"]], enable_failed)}
+        task_vars = {"fleet_lb_result": lb_loop(pool_names(batch["enable"]), enable_failed)}
         task_vars.update(gates or {})
         self.step("settle", play_batch=hosts, task_vars=task_vars, min_healthy=1)
         return batch
@@ -134,9 +140,10 @@ def test_a_clean_batch_drains_switches_and_enables_every_region():
     run = Run()
     run.plan()
     batch = run.batch(0)
-    assert [item["key"] for item in batch["drain"]] == ["eu", "us"]
-    assert batch["drain"][0]["members"] == [{"server": "eu-1", "state": "drain"}]
-    assert [item["key"] for item in batch["enable"]] == ["eu", "us"]
+    assert pool_names(batch["drain"]) == ["eu", "us"] and [item["lb_host"] for item in batch["drain"]] == ["localhost"]
+    eu = batch["drain"][0]["pools"][0]
+    assert eu["members"] == [{"server": "eu-1", "state": "drain"}] and eu["connection"]["lb_type"] == "haproxy"
+    assert pool_names(batch["enable"]) == ["eu", "us"]
     assert [item["key"] for item in batch["gate"]] == ["eu", "us"]
     assert run.report["hosts"]["eu-1"]["outcome"] == "switched" and not run.report["stopped"]
 
@@ -153,7 +160,7 @@ def test_a_failed_canary_stops_the_deploy_and_plans_the_revert_of_what_it_touche
     run = Run()
     run.plan()
     batch = run.batch(0, activations={"us-1": FAILED_HEALTH})
-    assert [item["key"] for item in batch["enable"]] == ["eu"]  # the failed host stays out of rotation
+    assert pool_names(batch["enable"]) == ["eu"]  # the failed host stays out of rotation
     assert run.report["stopped"] and run.report["hosts"]["us-1"]["outcome"] == "switch failed"
     revert = run.hostvars["localhost"]["fleet_wave_revert_walk"]
     assert sorted(revert["hosts"]) == ["eu-1", "us-1"]

@@ -103,6 +103,18 @@ def test_loop_results_are_read_per_region():
     assert wr.region_failures(None) == {}
 
 
+def test_lb_pool_results_are_read_per_pool_and_an_unanswered_call_fails_each_of_its_regions():
+    def item(*regions):
+        return {"lb_host": "lb", "pools": [{"name": region, "members": []} for region in regions]}
+    loop = {"results": [
+        {"item": item("eu", "us"), "failed": True, "msg": "pool us: refused", "failed_pools": ["us"],
+         "pools": [{"name": "eu", "failed": False}, {"name": "us", "failed": True, "msg": "refused"}]},
+        {"item": item("ap", "sa"), "unreachable": True, "msg": "ssh: no route"},
+        {"item": item("af"), "changed": True, "failed_pools": [], "pools": [{"name": "af", "failed": False}]},
+    ]}
+    assert wr.region_failures(loop) == {"us": "refused", "ap": "ssh: no route", "sa": "ssh: no route"}
+
+
 def test_an_unreachable_host_is_reported_and_never_reverted():
     report, walk = make()
     report = run_batch(report, walk["batches"][0], {"us-1": UNREACHABLE})

@@ -135,3 +135,37 @@ def test_info_names_a_line_it_cannot_read(run_module, tmp_path):
     upstream.write_text("server 127.0.0.1:8001 max_fails=3;\n")
     result = run_module("lb_pool_info", {"lb_type": "nginx", "nginx_upstream_file": str(upstream)})
     assert result["failed"] and "max_fails=3" in result["msg"], result["msg"]
+
+
+def test_pools_are_changed_side_by_side_and_a_failed_pool_is_named_without_stopping_the_others(run_module, tmp_path):
+    upstream = tmp_path / "up.conf"
+    upstream.write_text(render_upstream([{"server": "web-1", "address": "127.0.0.1:8001", "state": "ready", "weight": 1}]))
+    nginx = {"lb_type": "nginx", "nginx_upstream_file": str(upstream)}
+    pools = [
+        {"name": "eu", "members": [{"server": "web-1", "state": "drain"}], "connection": nginx},
+        # No socket: this pool fails, named; eu is still planned.
+        {"name": "us", "backend": "app", "members": [{"server": "us-1", "state": "drain"}], "connection": {"lb_type": "haproxy"}},
+        {"name": "ap", "members": [{"server": "ap-1", "state": "drain"}], "connection": {"lb_type": "nginx"}},
+        {"name": "sa", "members": [{"server": "sa-1", "state": "sideways"}], "connection": nginx},
+        {"name": "af", "members": [{"server": "af-1"}], "connection": {"lb_type": "nginx", "socket": "/a", "nodes": [{"socket": "/b"}]}},
+    ]
+    result = run_module("lb_pool", {"pools": pools}, check_mode=True)
+    assert result["failed"] and result["failed_pools"] == ["us", "ap", "sa", "af"], result
+    by_name = {pool["name"]: pool for pool in result["pools"]}
+    assert by_name["eu"]["failed"] is False and by_name["eu"]["changed"] is True
+    assert "needs the LB's stats socket" in by_name["us"]["msg"]
+    assert "needs nginx_upstream_file" in by_name["ap"]["msg"]
+    assert "sideways" in by_name["sa"]["msg"] and "mutually exclusive" in by_name["af"]["msg"]
+    assert all("pool %s: " % name in result["msg"] for name in ("us", "ap", "sa", "af"))
+    # Check mode: the upstream file is untouched.
+    assert "down" not in upstream.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"pools": []}, "pools is empty"),
+    ({"pools": [{"name": "eu", "members": []}], "backend": "app"}, "mutually exclusive"),
+    ({"backend": "app"}, "one of the following is required: pools, members"),
+])
+def test_pools_errors(run_module, args, message):
+    result = run_module("lb_pool", args)
+    assert result["failed"] and message in result["msg"], result["msg"]
