@@ -444,3 +444,43 @@ def apply(adoption, actor=None, check_mode=False, now=None):
                                   "releases": after["adopted"]["releases"] if after.get("adopted") else None,
                                   "current": adoption["current"]})
     return bool(written) or state_changed, written, _without_time(before), _without_time(after)
+
+
+# -- the fleet-wide preflight -----------------------------------------------------------------------------------
+
+def _most(values):
+    """The value most hosts have (ties: the smallest, so that every host computes the same)."""
+    counts = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))[0][0] if counts else None
+
+
+def judge(reads):
+    """``{host: problem}`` for the hosts that must not be adopted as they are, from each host's read-only adoption
+    result (``None``: the host was not read). A host fails on its own (unknown layout, unknown order, locked) or
+    disagrees with most hosts: another tool, another current release, releases missing that most hosts have."""
+    problems = {}
+    good = {}
+    for host, read in sorted(reads.items()):
+        if not isinstance(read, dict) or (read.get("from") is None and not read.get("msg")):
+            problems[host] = "not read (unreachable?)"
+        elif read.get("from") is None:
+            problems[host] = " ".join(str(read["msg"]).split())
+        else:
+            good[host] = read
+    tool = _most(read["from"] for read in good.values())
+    current = _most(read.get("current") for read in good.values())
+    common = _most(tuple(read.get("release_ids") or ()) for read in good.values()) or ()
+    for host, read in good.items():
+        found = []
+        if read["from"] != tool:
+            found.append("laid out by %s, most hosts by %s" % (read["from"], tool))
+        if read.get("current") != current:
+            found.append("current is %s, on most hosts %s" % (read.get("current"), current))
+        missing = [name for name in common if name not in (read.get("release_ids") or ())]
+        if missing:
+            found.append("missing releases that most hosts have: %s" % ", ".join(missing))
+        if found:
+            problems[host] = "; ".join(found)
+    return problems

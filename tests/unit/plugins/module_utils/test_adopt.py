@@ -12,7 +12,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.fleetops.release.plugins.module_utils._adopt import AdoptError, apply, plan
+from ansible_collections.fleetops.release.plugins.module_utils._adopt import AdoptError, apply, judge, plan
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import MANIFEST_NAME, ReleaseStore
 
 
@@ -311,3 +311,20 @@ def test_a_changed_record_is_refused(tmp_path):
     adopt(root)
     with pytest.raises(AdoptError, match=r"20240102120000Z was adopted with sequence 2, the order read now \(order option\) puts it at 1"):
         plan(str(root), order=["20240102120000Z", "20240101120000Z"])
+
+
+def test_judge_lists_each_host_with_its_problem():
+    good = {"from": "capistrano", "current": "b", "release_ids": ["a", "b"]}
+    reads = {
+        "h1": good, "h2": dict(good), "h3": dict(good, current="a"), "h4": dict(good, release_ids=["b"]),
+        "h5": dict(good, **{"from": "deployer"}), "h6": {"failed": True, "msg": "the layout under /srv/app is not\n one of ..."},
+        "h7": None,
+    }
+    assert judge(reads) == {
+        "h3": "current is a, on most hosts b",
+        "h4": "missing releases that most hosts have: a",
+        "h5": "laid out by deployer, most hosts by capistrano",
+        "h6": "the layout under /srv/app is not one of ...",
+        "h7": "not read (unreachable?)",
+    }
+    assert judge({"h1": good, "h2": good}) == {}
