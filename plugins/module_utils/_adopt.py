@@ -292,7 +292,7 @@ def _deployer(layout):
                          "reason": "marked %s by Deployer's rollback (adopted)" % DEPLOYER_BAD}
     if layout.current in layout.dirs and layout.current not in logged:
         return complete + [layout.current], unfinished, "current (%s) is not in %s" % (layout.current, DEPLOYER_LOG), bad
-    return complete, unfinished, ([name for name in complete], {name: created.get(name) for name in complete},
+    return complete, unfinished, (list(complete), {name: created.get(name) for name in complete},
                                   "%s (order of its lines)" % DEPLOYER_LOG), bad
 
 
