@@ -120,8 +120,9 @@ options:
     default: false
   extras:
     description:
-      - With O(step=plan), whether the walk has per-host extras (hooks, extra health checks). The walk is then made by
-        the play with those tasks (C(batch_extras)); without them each host of a batch runs one task, its activation.
+      - With O(step=plan), whether the walk has extras (hooks, extra health checks, a traffic gate, a bake time). The
+        walk is then made by the play with those tasks (C(batch_extras)); without them each host of a batch runs one
+        task, its activation, and the batch runs no skipped step for them.
     type: bool
     default: false
 seealso:
