@@ -283,8 +283,11 @@ class ActionModule(ActionBase):
 
     def _flipped(self, args, report, now):
         regions = self._var("localhost", "fleet_bg_regions") or {}
-        report, back = ledger.bg_flipped(report, regions, self._by_item(self._vars.get("fleet_bg_flipped")),
-                                         self._by_item(self._vars.get("fleet_bg_verified")), now)
+        flips = self._by_item(self._vars.get("fleet_bg_flipped"))
+        report, back = ledger.bg_flipped(report, regions, flips, self._by_item(self._vars.get("fleet_bg_verified")), now)
+        if is_rollback(report.get("operation")):
+            # A rollback never flips back: each host's outcome is final now, for the run line its mark writes.
+            report = ledger.bg_done(report, regions, flips, {}, now)
         return {REPORT: report, "fleet_bg_back": back}
 
     def _flipped_back(self, args, report, now):

@@ -89,6 +89,24 @@ def release_host(app_root, holder, run_summary=None, force=False, check_mode=Fal
     return changed, previous, line
 
 
+# The option of the modules whose call may also close the host's part of a run (doc fragment fleetops.release.unlock).
+UNLOCK_SPEC = {"unlock": {"type": "dict", "options": {"holder": {"type": "str"}, "run_summary": {"type": "dict"}}}}
+
+
+def check_unlock(unlock, module_name):
+    """Refuse an O(unlock) without its holder before the module changes anything."""
+    if unlock is not None and not unlock.get("holder"):
+        raise FleetError("unlock.holder is required (the action plugin of %s sets it)" % module_name)
+
+
+def unlock_host(app_root, unlock, module_name, check_mode=False):
+    """O(unlock) of ``module_name`` after its change succeeded: release the run's host lock and leave its run line.
+    Returns ``(released, history line or None)``; LockHeld when another holder has the lock."""
+    check_unlock(unlock, module_name)
+    released, _previous, line = release_host(app_root, unlock["holder"], unlock.get("run_summary"), check_mode=check_mode)
+    return released, line
+
+
 # The fleet policy (guard rails) lives on the fleet, in a file only root may change; see module_utils/_guard.py.
 POLICY_PATH = "/etc/fleetops/policy.yml"
 POLICY_MAX_BYTES = 64 * 1024

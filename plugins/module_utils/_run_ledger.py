@@ -240,12 +240,17 @@ def bg_flipped(report, regions, flips, verifies, now):
 
 def bg_done(report, regions, flips, backs, now, marks=None):
     """Each host's outcome once the flips (and flips back) are done: where its pool stands now. ``marks``: ``{host:
-    registered result}`` of a rollback's known-bad marks; a failed one is a failure of the run."""
-    hosts, failures = {}, []
+    registered result}`` of a rollback's known-bad marks; a failed one is a failure of the run, one that also closed
+    the host's part of the run (``unlocked``) is recorded like an activation that did. A rollback never flips back,
+    so its outcomes are known after the flips (the run ledger's flipped step records them for the marks' run lines)."""
+    hosts, failures, closed = {}, [], {}
     for host, mark in (marks or {}).items():
         if isinstance(mark, dict) and (mark.get("failed") or mark.get("unreachable")):
             failures.append({"host": host, "region": report["hosts"].get(host, {}).get("region"), "phase": "mark",
                              "wave": 1, "message": str(mark.get("msg") or "failed")})
+        elif isinstance(mark, dict) and mark.get("unlocked"):
+            # The mark also released the host lock and wrote the run line (release_mark unlock): see still_locked.
+            closed[host] = {"unlocked": True, "logged_outcome": (mark.get("history") or {}).get("outcome")}
     for region, row in regions.items():
         if not row["flip"]:
             continue
@@ -263,6 +268,8 @@ def bg_done(report, regions, flips, backs, now, marks=None):
             hosts[host] = {"outcome": outcome}
             if back and not serving:
                 hosts[host]["reverted"] = True
+    for host, fields in closed.items():
+        hosts.setdefault(host, {}).update(fields)
     return _wave_report.merge(report, hosts, failures, now)
 
 

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - fleetops.release.common.switch
   - fleetops.release.restart
   - fleetops.release.wait
+  - fleetops.release.unlock
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -80,27 +81,10 @@ options:
       - Nothing is marked in check mode, for a deploy, or for a rollback to a newer release.
     type: bool
     default: false
-  unlock:
-    description:
-      - Once the activation is confirmed and healthy, also release this run's host lock and leave the run's line in the
-        host's history, as M(fleetops.release.release_lock) with O(fleetops.release.release_lock#module:state=absent)
-        does, in the same call. The playbooks set it when the host's outcome is final at its activation (a rollback, the
-        revert of a failed deploy), so that a host costs two round trips (the preflight's lock and read, and this
-        call); a later step that changes the host's outcome (a failed enable) writes a corrected line.
-      - Nothing is released when the activation fails; the host stays locked, with the operation pending.
-    type: dict
-    suboptions:
-      holder:
-        description:
-          - The lock's holder; set by the action plugin to C(<operator>@<controller> run <run_id>), as for
-            M(fleetops.release.release_lock).
-        type: str
-      run_summary:
-        description:
-          - The run's line for the host (see O(fleetops.release.release_lock#module:run_summary)); its C(actor) and
-            C(operation) are set by the action plugin.
-        type: dict
 notes:
+  - The playbooks set O(unlock) when a host's outcome is final at its activation (a rollback, the revert of a failed
+    deploy), so that such a host costs two round trips (the preflight's lock and read, and this call). A failed
+    activation releases nothing; the host stays locked, with the operation pending.
   - The probe comes from the host, so it proves the app answers where it runs; checks through the load balancer and
     error-rate gates are separate (M(fleetops.release.health_check), M(fleetops.release.traffic_gate)).
 seealso:
@@ -276,7 +260,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._activate import 
 )
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_SPEC, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
-from ansible_collections.fleetops.release.plugins.module_utils._host_info import release_host
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_host
 from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
@@ -309,7 +293,7 @@ def health_waiter(params, release_id):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC, WAIT_SPEC,
+            APP_ROOT_SPEC, ACTOR_SPEC, SWITCH_SPEC, RESTART_TIMEOUT_SPEC, WAIT_SPEC, UNLOCK_SPEC,
             config={"type": "str", "default": "auto", "choices": ["auto", "required", "skip"]},
             restart_command={"type": "str"},
             health_url={"type": "str"},
@@ -317,13 +301,13 @@ def main():
             health_release_field={"type": "str", "default": "release"},
             confirmed={"type": "bool", "default": True},
             mark_left_bad={"type": "bool", "default": False},
-            unlock={"type": "dict", "options": {"holder": {"type": "str"}, "run_summary": {"type": "dict"}}},
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
         release_id = validate_release_id(params["release"])
+        check_unlock(params["unlock"], "fleetops.release.release_activate")
         wait_settings(params["wait"])  # a bad wait is refused before anything changes
         check_restart_timeout(params["restart_timeout"])
         store = ReleaseStore(params["app_root"])
@@ -343,10 +327,8 @@ def main():
     if params["unlock"] is not None:
         # The activation is confirmed and healthy: the host's part of the run is over.
         try:
-            if not params["unlock"].get("holder"):
-                raise FleetError("unlock.holder is required (the action plugin of fleetops.release.release_activate sets it)")
-            result["unlocked"], _previous, result["history"] = release_host(
-                params["app_root"], params["unlock"]["holder"], params["unlock"].get("run_summary"), check_mode=module.check_mode)
+            result["unlocked"], result["history"] = unlock_host(params["app_root"], params["unlock"], "fleetops.release.release_activate",
+                                                                check_mode=module.check_mode)
         except LockHeld as exc:
             module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), held=exc.held, **result)
         except (FleetError, OSError) as exc:

@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - fleetops.release.common
   - fleetops.release.common.actor
+  - fleetops.release.unlock
   - fleetops.release.common.attributes
 attributes:
   check_mode:
@@ -63,6 +64,14 @@ EXAMPLES = r"""
     actor: "{{ fleet_actor }}"
     run_id: "{{ fleet_run_id }}"
 
+- name: After a blue/green rollback, mark the release the region left and close the host's part of the run
+  fleetops.release.release_mark:
+    release: "2026.11.26-1"
+    reason: "blue/green rollback"
+    run_id: "{{ fleet_run_id }}"
+    unlock:
+      run_summary: "{{ hostvars.localhost.fleet_run_report.hosts[inventory_hostname] | combine({'run_id': fleet_run_id}) }}"
+
 - name: Clear the mark once the release is fixed
   fleetops.release.release_mark:
     release: "2026.11.26-1"
@@ -88,12 +97,22 @@ bad:
   type: dict
   sample: {"2026.11.26-1": {"by": "alice", "at": "2026-11-26T21:09:12Z", "reason": "rolled back: error rate 12% after deploy",
                             "run_id": "20261126T210405Z-4821"}}
+unlocked:
+  description: Whether this call released the host lock (O(unlock)).
+  returned: always
+  type: bool
+history:
+  description: The run's line this call appended to the host's history (O(unlock.run_summary)), or V(null).
+  returned: always
+  type: dict
 """
 
 import json
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_host
+from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -108,6 +127,7 @@ def main():
         argument_spec=argument_spec(
             APP_ROOT_SPEC,
             ACTOR_SPEC,
+            UNLOCK_SPEC,
             release={"type": "str", "required": True, "aliases": ["id"]},
             state={"type": "str", "default": "bad", "choices": ["bad", "good"]},
             reason={"type": "str"},
@@ -118,6 +138,7 @@ def main():
     try:
         store = ReleaseStore(params["app_root"])
         release_id = params["release"]
+        check_unlock(params["unlock"], "fleetops.release.release_mark")
         before = store.status()["bad"]
         previous = before.get(release_id)
         kwargs = {"actor": actor_of(module), "reason": params["reason"], "run_id": params["run_id"],
@@ -133,8 +154,20 @@ def main():
     after = {key: value for key, value in before.items() if key != release_id}
     if mark is not None:
         after[release_id] = mark
+    unlocked, history = False, None
+    if params["unlock"] is not None:
+        # The mark is written: the host's part of the run is over.
+        try:
+            unlocked, history = unlock_host(params["app_root"], params["unlock"], "fleetops.release.release_mark",
+                                            check_mode=module.check_mode)
+        except LockHeld as exc:
+            module.fail_json(msg="%s is marked, but the host lock could not be released: %s" % (release_id, exc), held=exc.held,
+                             changed=changed, mark=mark)
+        except (FleetError, OSError) as exc:
+            module.fail_json(msg="%s is marked, but the host lock could not be released: %s" % (release_id, exc),
+                             changed=changed, mark=mark)
     module.exit_json(
-        changed=changed, mark=mark, previous=previous, bad=after,
+        changed=changed, mark=mark, previous=previous, bad=after, unlocked=unlocked, history=history,
         diff={"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
               "after": json.dumps(after, indent=2, sort_keys=True) + "\n",
               "before_header": "%s (bad)" % store.state_path, "after_header": "%s (bad)" % store.state_path},

@@ -312,6 +312,15 @@ class IdentityAction(ActionBase):
             self._remove_tmp_path(self._connection._shell.tmpdir)  # pylint: disable=protected-access
         return result
 
-    def identity_args(self, args, task_vars):  # pylint: disable=unused-argument
-        """Further identity the module records (a subclass fills in more than ``actor``)."""
-        return args
+    def identity_args(self, args, task_vars):
+        """Further identity the module records: with ``unlock`` (release_activate, release_mark), the lock's holder and
+        the run line's actor and operation, as release_lock state=absent would record them for this run."""
+        unlock = args.get("unlock")
+        if not isinstance(unlock, dict):
+            return args
+        operator, _warnings = controller_operator(task_vars)
+        run_id = args.get("run_id")
+        unlock = lock_args(dict(unlock, state="absent"), operator, run_record_of(run_id), self._display, run_id,
+                           self.MODULE + " unlock")
+        unlock.pop("state")
+        return dict(args, unlock=unlock)

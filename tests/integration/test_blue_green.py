@@ -91,6 +91,16 @@ def test_deploy_flips_to_the_prepared_pool_and_rollback_flips_back_without_faile
     for host in [host for host in bg.hosts if host.name.endswith("-1")]:
         mark = json.loads(bg.host_path(host.name, "/srv/app/.fleet/state.json").read_text())["bad"].get("g2")
         assert mark and mark["reason"] == "g2 is bad" and mark["run_id"], (host.name, mark)
+    # Every host's part of the run is closed: lock released, run line with its outcome, in its mark call (release_mark
+    # unlock; every host has g2 installed), so the run's unlock play has no host left.
+    for host in bg.hosts:
+        assert not bg.host_path(host.name, "/srv/app/.fleet/lock").exists(), host.name
+        lines = bg.host_path(host.name, "/srv/app/.fleet/history.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1])
+        assert (last["event"], last["run_id"], last["outcome"]) == (
+            "run", mark["run_id"], "idle now" if host.name.endswith("-1") else "serving now"), (host.name, last)
+    unlock_play = out[out.index("PLAY [Roll back - unlock the hosts still locked]"):out.index("PLAY [Roll back - audit")]
+    assert "no hosts matched" in unlock_play, unlock_play
     # The report says how long the rollback took to recover, and counts the regions it flipped.
     assert "time to recover:" in out, out
 

@@ -71,3 +71,21 @@ def test_unknown_release_fails_naming_the_installed_ones_and_changes_nothing(run
 def test_invalid_release_id(run_module, store):
     result = run_module("release_mark", mark(store, release="../etc"))
     assert result["failed"] and "path traversal" in result["msg"]
+
+
+def test_mark_with_unlock_releases_the_run_s_host_lock_and_writes_its_run_line(run_module, store):
+    from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock
+    holder = "alice@ctl run r7"
+    FileLock(store.lock_path).acquire(holder, run_id="r7")
+    summary = {"run_id": "r7", "from": "v3", "to": "v2", "outcome": "serving now", "actor": "alice", "operation": "rollback"}
+    result = run_module("release_mark", mark(store, unlock={"holder": holder, "run_summary": summary}))
+    assert result["changed"] and result["unlocked"] is True and result["history"]["outcome"] == "serving now"
+    assert store.history()[-1]["event"] == "run" and store.history()[-2]["operation"] == "mark_bad"
+    # Another run's lock is never released: the mark stays, the task fails naming the holder.
+    FileLock(store.lock_path).acquire("bob@ctl run r8", run_id="r8")
+    result = run_module("release_mark", mark(store, release="v1", unlock={"holder": holder}))
+    assert result["failed"] and "v1 is marked, but the host lock could not be released" in result["msg"]
+    assert "v1" in store.status()["bad"]
+    # An unlock without its holder is refused before anything is marked.
+    result = run_module("release_mark", mark(store, release="v2", unlock={}))
+    assert result["failed"] and "unlock.holder is required" in result["msg"] and "v2" not in store.status()["bad"]
