@@ -6,10 +6,25 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import OPERATIONS, RunInputsError, check_run_inputs
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import (
+    OPERATIONS,
+    RunInputsError,
+    check_run_inputs,
+    role_spec_problems,
+)
+
+# The role entry points whose argument specs each operation's playbook checks here, once for every host, instead of a
+# validation task per host and entry point (the playbooks import them with rolespec_validate: false).
+ROLE_ENTRY_POINTS = {
+    "deploy": (("deploy", "preflight"), ("waves", "main")),
+    "rollback": (("rollback", "preflight"), ("waves", "main")),
+}
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ARGUMENT_SPEC = {
     "operation": {"type": "str", "required": True, "choices": list(OPERATIONS)},
@@ -50,10 +65,28 @@ class ActionModule(ActionBase):
         if isinstance(inputs["waves"], str):  # -e fleet_waves='[1, "100%"]' arrives as a string
             inputs["waves"] = self._loader.load(inputs["waves"])
         try:
-            checked = check_run_inputs(hosts=hosts, hostvars=hostvars, groups=groups, members=members, **inputs)
+            checked = check_run_inputs(hosts=hosts, hostvars=hostvars, groups=groups, members=members,
+                                       role_problems=self._role_problems(inputs["operation"], hosts, hostvars, task_vars),
+                                       **inputs)
         except RunInputsError as exc:
             # A failed result, not an exception: ansible-core would print an exception's text again as its cause.
             result.update(failed=True, changed=False, msg=to_text(exc))
             return result
         result.update(changed=False, **checked)
         return result
+
+    def _role_problems(self, operation, hosts, hostvars, task_vars):
+        """Each host's variables against the argument specs of the operation's role entry points."""
+        specs, names = [], set()
+        for role, entry in ROLE_ENTRY_POINTS.get(operation, ()):
+            path = os.path.join(COLLECTION_ROOT, "roles", role, "meta", "argument_specs.yml")
+            options = (self._loader.load_from_file(path)["argument_specs"][entry].get("options") or {})
+            specs.append(("role %s, entry point %s" % (role, entry), options))
+            names.update(options)
+        values_by_host = {}
+        for host in hosts:
+            own = hostvars.get(host) or {}
+            # A host's own variables (inventory, facts, extra vars), else the play's (play vars, role defaults).
+            values_by_host[host] = {name: own[name] if name in own else task_vars[name] for name in names
+                                    if name in own or name in task_vars}
+        return role_spec_problems(specs, values_by_host)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_OPTIONS, HealthError, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
@@ -110,16 +112,32 @@ def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
     return regions, problems
 
 
+def role_spec_problems(specs, values_by_host):
+    """The problems of each host's variables against the roles' entry point argument specs, said once per problem
+    (naming the hosts when not every host has it). ``specs``: ``[(label, options)]`` as in a role's
+    meta/argument_specs.yml; ``values_by_host``: ``{host: {variable: value}}`` (the variables the host has)."""
+    seen = {}
+    for label, options in specs:
+        validator = ArgumentSpecValidator(options)
+        for host, values in values_by_host.items():
+            checked = validator.validate({name: value for name, value in values.items() if name in options})
+            for message in checked.error_messages:
+                seen.setdefault("%s: %s" % (label, message), []).append(host)
+    hosts = list(values_by_host)
+    return ["%s%s" % (message, "" if len(where) == len(hosts) else " (hosts: %s)" % ", ".join(where))
+            for message, where in seen.items()]
+
+
 def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
-                     artifact_max_unpacked=None, members=None, health_wait=None):
+                     artifact_max_unpacked=None, members=None, health_wait=None, role_problems=()):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
     towards min_healthy).
     """
-    problems = []
+    problems = list(role_problems)
     if operation not in OPERATIONS:
         raise RunInputsError("run", ["operation %r is not one of %s" % (operation, ", ".join(OPERATIONS))])
     if release not in (None, ""):

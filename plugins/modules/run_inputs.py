@@ -21,6 +21,10 @@ description:
     C(..)); the regions of the play's hosts (each host has C(fleet_region), a group of that name exists, and the host is
     in exactly one region group); and a dry plan of the waves over every host of the play (O(waves), O(min_healthy),
     O(region_order)), which no plan over fewer hosts can exceed."
+  - It also checks every host's variables against the argument specs of the role entry points the operation's
+    playbook runs (for O(operation=deploy) the C(preflight) of M(fleetops.release.deploy), for V(rollback) the
+    C(preflight) of M(fleetops.release.rollback), and the C(main) of M(fleetops.release.waves)), in this one step
+    instead of a validation task per host and entry point; a problem that not every host has names its hosts.
   - A refusal fails the task with one message that lists every problem and what to do.
   - "Hosts outside a C(--limit) keep serving: they count towards O(min_healthy) in the dry plan, as in the real one."
 author:

@@ -14,6 +14,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._run_inputs impor
     RunInputsError,
     check_run_inputs,
     hosts_by_region,
+    role_spec_problems,
 )
 
 
@@ -201,3 +202,17 @@ def test_hosts_an_earlier_run_left_drained_or_in_maintenance_are_out_of_rotation
             "backends": {"app": {"us-1": {"state": "ready"}, "web-2": {"state": "drain"}, "us-3": {"state": "maint"},
                                  "us-4": {"state": "unknown"}}}}
     assert lb_out_of_rotation([read, {"skipped": True}], hostvars) == ["us-2", "us-3"]
+
+
+def test_role_spec_problems_are_said_once_naming_the_hosts_when_not_all_have_them():
+    options = {"fleet_keep_releases": {"type": "int"}, "fleet_release": {"type": "str", "required": True},
+               "fleet_allow_bad_release": {"type": "bool"}}
+    values = {"a": {"fleet_release": "v1", "fleet_keep_releases": "five", "fleet_allow_bad_release": "maybe"},
+              "b": {"fleet_release": "v1", "fleet_keep_releases": 3, "fleet_allow_bad_release": "maybe"}}
+    problems = role_spec_problems([("role deploy, entry point preflight", options)], values)
+    assert len(problems) == 2, problems
+    assert any("fleet_keep_releases" in p and p.endswith("(hosts: a)") for p in problems), problems
+    assert any("fleet_allow_bad_release" in p and "(hosts:" not in p for p in problems), problems
+    assert all(p.startswith("role deploy, entry point preflight: ") for p in problems)
+    assert role_spec_problems([("x", options)], {"a": {"fleet_release": "v1", "fleet_keep_releases": 2}}) == []
+    assert any("fleet_release" in p for p in role_spec_problems([("x", options)], {"a": {}}))
