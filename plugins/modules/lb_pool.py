@@ -331,7 +331,7 @@ def pool_connection(module, pool):
         return {name: module.params[name] for name in LB_CONNECTION_SPEC}
     checked = CONNECTION_VALIDATOR.validate(pool["connection"])
     if checked.error_messages:
-        raise PoolFailed("pool %s: connection: %s" % (pool["name"], "; ".join(checked.error_messages)))
+        raise PoolFailed("connection: %s" % "; ".join(checked.error_messages))
     return checked.validated_parameters
 
 
@@ -345,7 +345,7 @@ def apply_pools(module):
             # Each pool's members are checked like the module's own (MEMBERS_SPEC).
             checked = ArgumentSpecValidator({"members": MEMBERS_SPEC}).validate({"members": pool["members"]})
             if checked.error_messages:
-                raise PoolFailed("pool %s: %s" % (pool["name"], "; ".join(checked.error_messages)))
+                raise PoolFailed("; ".join(checked.error_messages))
             result = apply_members(module, connection, pool.get("backend"), checked.validated_parameters["members"],
                                    params["drain_timeout"], params["on_drain_timeout"])
             return dict(result, name=pool["name"], failed=False, changed=bool(result.get("changed")))
@@ -353,7 +353,7 @@ def apply_pools(module):
             return dict(exc.details, name=pool["name"], failed=True, changed=bool(exc.details.get("changed")), msg=str(exc))
         except Exception as exc:  # pylint: disable=broad-except
             # A bug or an unexpected answer fails this pool, named, not the others.
-            return {"name": pool["name"], "failed": True, "changed": False, "msg": "pool %s: %s" % (pool["name"], exc)}
+            return {"name": pool["name"], "failed": True, "changed": False, "msg": "%s: %s" % (type(exc).__name__, exc)}
 
     with ThreadPoolExecutor(max_workers=min(len(params["pools"]), 16) or 1) as executor:
         results = list(executor.map(one, params["pools"]))
