@@ -1478,6 +1478,7 @@ class Fleet:
             for backend, servers in self.lb_backends(region).items():
                 for server in servers:
                     self.lb_command(region, f"set server {backend}/{server} state ready")
+                    self.lb_command(region, f"set weight {backend}/{server} 100%")  # its configured weight
             _write(self.paths.lb_server_state(region), self.lb_command(region, "show servers state"), mode=0o600)
         if release is None:
             return

@@ -210,6 +210,7 @@ def test_switch_to_missing_release_changes_nothing(fleet):
 def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
     host = names(fleet)[2]
     root = "/srv/retention"
+    fleet.ssh(host, "rm -rf %s" % root, check=True)  # what an earlier session left on a reused fleet (FLEET_REUSE=1)
     for index in range(1, 7):
         path, dummy = fleet.build_release("r%d" % index)
         result, proc = adhoc(fleet, host, "fleetops.release.release", {"app_root": root, "release": "r%d" % index, "artifact": str(path)})
@@ -292,6 +293,7 @@ def test_artifact_from_a_path_and_a_url_on_the_host(fleet, tmp_path):
     """remote_src: the host itself reads the artifact from a path or fetches it from a URL (served on loopback)."""
     host = names(fleet)[-1]
     root = "/srv/remote-src"
+    fleet.ssh(host, "rm -rf %s /srv/staging" % root, check=True)  # what an earlier session left on a reused fleet
     path, sha = fleet.build_release("p1")
     staged = fleet.host_path(host, "/srv/staging/p1.tar.gz")
     os.makedirs(os.path.dirname(staged), exist_ok=True)

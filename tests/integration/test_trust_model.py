@@ -8,7 +8,9 @@ Extra variables beat every other variable in Ansible, so nothing the guard relie
 below passes the ``-e`` an attacker (or a careless operator) would, and checks that the run is refused, or that what
 is recorded is the truth. The fleet policy lives in ``/etc/fleetops/policy.yml`` on the fleet lock host (the fleet's
 first host); the test puts it there on a tmpfs mounted inside that host's own mount namespace, so nothing outside the
-host sees it. The module deploys its own releases (t-*) on top of the session's base state (conftest.py on_base).
+host sees it. The module deploys its own releases (t-*) on top of the session's base state (conftest.py on_base), on one
+region of the fleet (conftest.py one_region, 4 hosts, whose first host is the fleet's, the lock host): who may run, and
+what is recorded, do not depend on the number of regions, and most of its runs are refusals whose preflight costs per host.
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def nothing_new(fleet, releases_before, release_id):
 # -- b. the operation is the playbook's own ------------------------------------------------------------------
 
 
-def test_b_a_deploy_called_a_drill_is_still_frozen(fleet, releases, first_release):
+def test_b_a_deploy_called_a_drill_is_still_frozen(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = deploy(fleet, releases, "t-2", extra_vars={"fleet_freeze_windows": [active_window()],
                                                            "fleet_guard_operation": "drill"})
@@ -102,7 +105,8 @@ def test_b_a_deploy_called_a_drill_is_still_frozen(fleet, releases, first_releas
 # -- c. who did it is never a variable -------------------------------------------------------------------------
 
 
-def test_c_audit_record_history_and_marks_name_the_real_operator(fleet, releases, first_release, audit_dir):
+def test_c_audit_record_history_and_marks_name_the_real_operator(one_region, releases, first_release, audit_dir):
+    fleet = one_region  # one region: see the module docstring
     proc, out = deploy(fleet, releases, "t-2", extra_vars=dict(MALLORY, fleet_reason="ship t-2", fleet_allow_bad_release=True))
     assert proc.returncode == 0, out
     run_id = run_id_of(out)
@@ -131,7 +135,8 @@ def test_c_audit_record_history_and_marks_name_the_real_operator(fleet, releases
         assert lines and {entry["actor"] for entry in lines} == {ME}, (name, lines)
 
 
-def test_c_a_run_id_from_the_command_line_is_refused(fleet, releases, first_release):
+def test_c_a_run_id_from_the_command_line_is_refused(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = deploy(fleet, releases, "t-3", extra_vars={"fleet_run_id": "20260101T000000Z-1"})
     assert proc.returncode != 0 and "20260101T000000Z-1" in out and "run_guard" in out, out
@@ -141,7 +146,8 @@ def test_c_a_run_id_from_the_command_line_is_refused(fleet, releases, first_rele
 # -- d. AWX's user only inside AWX ---------------------------------------------------------------------------------
 
 
-def test_d_awx_variables_outside_awx_do_not_make_an_operator(fleet, releases, first_release):
+def test_d_awx_variables_outside_awx_do_not_make_an_operator(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     awx = {"awx_job_id": 4242, "awx_user_name": "alice", "fleet_allowed_operators": ["alice"]}
     proc, out = deploy(fleet, releases, "t-3", extra_vars=awx, env={"JOB_ID": "4242"})
@@ -149,7 +155,8 @@ def test_d_awx_variables_outside_awx_do_not_make_an_operator(fleet, releases, fi
     assert nothing_new(fleet, before, "t-3")
 
 
-def test_d_a_proven_awx_job_runs_as_the_awx_user(fleet, releases, first_release, audit_dir, tmp_path):
+def test_d_a_proven_awx_job_runs_as_the_awx_user(one_region, releases, first_release, audit_dir, tmp_path):
+    fleet = one_region  # one region: see the module docstring
     awx = {"awx_job_id": 4243, "awx_user_name": "alice", "awx_job_template_name": "shop rollback",
            "fleet_allowed_operators": ["alice"], "fleet_release": first_release, "fleet_reason": "no-op under AWX"}
     proc, out = play(fleet, ROLLBACK, extra_vars=awx, env={"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": str(tmp_path)})
@@ -161,7 +168,8 @@ def test_d_a_proven_awx_job_runs_as_the_awx_user(fleet, releases, first_release,
 # -- a. the policy lives on the fleet ------------------------------------------------------------------------------
 
 
-def test_a_the_fleet_policy_cannot_be_switched_off_from_the_command_line(fleet, releases, first_release, policy):
+def test_a_the_fleet_policy_cannot_be_switched_off_from_the_command_line(one_region, releases, first_release, policy):
+    fleet = one_region  # one region: see the module docstring
     policy("# the fleet's guard rails\nallowed_operators: [alice, bob]\n")
     before = currents(fleet)
     for playbook, extra in ((DEPLOY, {"fleet_release": "t-3", "fleet_artifact": str(releases["t-3"][0]), "fleet_allow_bad_release": True}),
@@ -178,7 +186,8 @@ def test_a_the_fleet_policy_cannot_be_switched_off_from_the_command_line(fleet, 
     assert proc.returncode == 0, out
 
 
-def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(fleet, releases, first_release, policy):
+def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(one_region, releases, first_release, policy):
+    fleet = one_region  # one region: see the module docstring
     window = active_window("policy freeze")
     policy("freeze_windows:\n  - {name: policy freeze, start: '%s', end: '%s'}\n" % (window["start"], window["end"]))
     before = currents(fleet)
@@ -191,7 +200,8 @@ def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(fleet
     assert currents(fleet) == before
 
 
-def test_a_the_lock_host_must_be_a_fleet_host(fleet, releases, first_release):
+def test_a_the_lock_host_must_be_a_fleet_host(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release, "fleet_lock_host": "localhost"})
     assert proc.returncode != 0 and "fleet_lock_host" in out, out
