@@ -18,6 +18,7 @@ Standard library only.  ``fleetctl.py`` is the command line, ``Fleet`` the handl
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import http.client
 import io
@@ -1330,6 +1331,26 @@ class Fleet:
     def __repr__(self):
         return f"Fleet({str(self.state_dir)!r}, {len(self.hosts)} hosts)"
 
+    def view(self, regions) -> "Fleet":
+        """The same running fleet seen through an inventory of some whole regions only (hosts, LBs and state as they
+        are; nothing is started): for a test whose point does not depend on the fleet's size, each run then costs
+        what a smaller fleet costs.  Whole regions, so that each region's HAProxy backend has exactly the view's
+        hosts.  The view's inventory is <state>/views/<regions>/inventory.yml (a directory that can stand for a state
+        directory where only the inventory is read, as molecule does)."""
+        regions = [r for r in self.regions if r in set(regions)]
+        if not regions:
+            raise FleetError(f"a view needs at least one region of {self.regions}")
+        view = Fleet.__new__(Fleet)
+        view.__dict__.update(self.__dict__)
+        view.hosts = [h for h in self.hosts if h.region in regions]
+        view.regions = regions
+        view.description = dict(self.description, hosts=[h for h in self.description["hosts"] if h["region"] in regions],
+                                regions={r: info for r, info in self.description["regions"].items() if r in regions})
+        view.inventory = self.state_dir / "views" / "-".join(regions) / "inventory.yml"
+        _write(view.inventory, render_inventory(self.paths, view.hosts, self.description["lb_address_base"], self.ssh_port,
+                                                self.blue_green))
+        return view
+
     # hosts and paths
     def host(self, name) -> Host:
         if isinstance(name, Host):
@@ -1388,8 +1409,96 @@ class Fleet:
     def wipe_apps(self, *paths: str) -> None:
         """Stop every host's app and remove its release layout (/srv/app, the fleet lock's /srv/fleetops, ``paths``): what
         a test module that deployed leaves for the next one, which expects an empty /srv/app."""
-        for host in self.hosts:
-            self.ssh(host.name, " ".join([str(self.fleetapp_ctl), "stop;", "rm", "-rf", "/srv/app", "/srv/fleetops", *paths]))
+        self._on_every_host(lambda host: self.ssh(host.name, " ".join([str(self.fleetapp_ctl), "stop;", "rm", "-rf", "/srv/app",
+                                                                      "/srv/fleetops", *paths])))
+
+    def _on_every_host(self, action) -> list:
+        """action(host) for every host at once (threads: each is an SSH round trip or a copy); returns the results in
+        host order and raises the first error after all have finished."""
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(self.hosts) or 1)) as pool:
+            futures = [pool.submit(action, host) for host in self.hosts]
+            return [future.result() for future in futures]
+
+    # checkpoints: a state of every host saved once and put back later without a deploy
+    def checkpoint_dir(self, label: str) -> Path:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", label):
+            raise FleetError(f"a checkpoint label is lower-case letters, digits and dashes, not {label!r}")
+        return self.state_dir / "checkpoints" / label
+
+    def save_checkpoint(self, label: str) -> Path:
+        """Copy every host's /srv/app and /etc/fleetapp (owners, modes, symlinks and times kept: ``cp -a``) to
+        <state>/checkpoints/<label>/<host>/.  Refused while a host lock or the fleet lock is held: a checkpoint is the
+        state between two runs, never one in progress."""
+        locked = [h.name for h in self.hosts if self.host_path(h.name, "/srv/app/.fleet/lock").exists()
+                  or self.host_path(h.name, "/srv/fleetops/fleet.lock").exists()]
+        if locked:
+            raise FleetError(f"cannot save checkpoint {label}: a run's lock is held on {', '.join(locked)}")
+        target = self.checkpoint_dir(label)
+        shutil.rmtree(target, ignore_errors=True)
+
+        def save(host):
+            saved = target / host.name
+            saved.mkdir(parents=True)
+            if self.host_path(host.name, "/srv/app").exists():
+                _must(["cp", "-a", str(self.host_path(host.name, "/srv/app")), str(saved / "app")], f"saving /srv/app of {host.name}")
+            _must(["cp", "-a", str(self.host_path(host.name, "/etc/fleetapp")), str(saved / "etc-fleetapp")],
+                  f"saving /etc/fleetapp of {host.name}")
+
+        self._on_every_host(save)
+        return target
+
+    def restore_checkpoint(self, label: str, release: str | None, timeout: float = 30.0) -> None:
+        """Put every host back to a saved checkpoint instead of deploying it again: stop the app (fleetapp-ctl), replace
+        /srv/app and the content of /etc/fleetapp (a mount point: emptied, not replaced) with the saved copies, remove
+        /srv/fleetops (the fleet lock), start the app again with fleetapp-ctl (when the checkpoint has a release), put
+        every server back in rotation in its region's HAProxy (and its server-state file), then verify: each host
+        answers ``release`` on /health and every server is UP (``release`` None: the checkpoint has no release, no
+        app runs)."""
+        source = self.checkpoint_dir(label)
+        if not source.is_dir():
+            raise FleetError(f"no checkpoint {label} in {source.parent}: save_checkpoint({label!r}) first")
+
+        def put_back(host):
+            saved = source / host.name
+            self.ssh(host.name, f"{self.fleetapp_ctl} stop; rm -rf /srv/app /srv/fleetops", check=True)
+            if (saved / "app").exists():
+                _must(["cp", "-a", str(saved / "app"), str(self.host_path(host.name, "/srv/app"))], f"restoring /srv/app of {host.name}")
+            etc = self.host_path(host.name, "/etc/fleetapp")
+            for entry in etc.iterdir():
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            _must(["cp", "-a", f"{saved / 'etc-fleetapp'}/.", str(etc)], f"restoring /etc/fleetapp of {host.name}")
+            if release is not None:
+                self.ssh(host.name, f"{self.fleetapp_ctl} start", check=True)
+
+        self._on_every_host(put_back)
+        for region in self.regions:
+            for backend, servers in self.lb_backends(region).items():
+                for server in servers:
+                    self.lb_command(region, f"set server {backend}/{server} state ready")
+                    self.lb_command(region, f"set weight {backend}/{server} 100%")  # its configured weight
+            _write(self.paths.lb_server_state(region), self.lb_command(region, "show servers state"), mode=0o600)
+        if release is None:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = {h.name: self._health_release(h) for h in self.hosts}
+            statuses = {server: status for region in self.regions for server, status in self.lb_servers(region).items()}
+            if set(seen.values()) == {release} and set(statuses.values()) == {"UP"}:
+                return
+            if time.monotonic() > deadline:
+                raise FleetError(f"checkpoint {label} restored, but after {timeout:.0f} s the hosts answer {seen} and the "
+                                 f"load balancers say {statuses} (wanted {release} everywhere, every server UP)")
+            time.sleep(0.2)
+
+    def _health_release(self, host) -> str | None:
+        try:
+            status, body = http_get(self.app_url(host, "/health"), timeout=5)
+        except OSError:
+            return None
+        return json.loads(body).get("release") if status == 200 else None
 
     def ssh(self, name, command: str, user: str = "root", *, input=None, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
         """Run a shell command on a host over SSH; stdout/stderr are text.  input may be str or bytes."""

@@ -46,3 +46,51 @@ def fleet(tmp_path_factory):
     yield handle
     if os.environ.get("FLEET_KEEP") != "1":
         fleetlib.run_fleetctl("down", state_dir=state_dir)
+
+
+# The base state most test modules start from: every host on base-2 with base-1 before it (so that a rollback has a
+# target), in rotation, unlocked. deploy.yml puts it there once per session, from an empty /srv/app (the product's own
+# deploy, end to end, first release included); the harness saves it as a checkpoint and each module that needs it gets
+# it back in a few seconds (a copy of each host's /srv/app and /etc/fleetapp, a restart by fleetapp-ctl, then every
+# host verified on base-2 and UP in its HAProxy) instead of one or two full 12-host deploys of its own.
+BASE_RELEASES = ("base-1", "base-2")
+BASE = BASE_RELEASES[-1]
+
+
+@pytest.fixture(scope="session")
+def base_artifacts(fleet):
+    return {release_id: fleet.build_release(release_id) for release_id in BASE_RELEASES}
+
+
+@pytest.fixture(scope="session")
+def base_checkpoint(fleet, base_artifacts):
+    """Deploy base-1 then base-2 with deploy.yml on the whole fleet (once) and save the result as checkpoint 'base'."""
+    fleet.wipe_apps()
+    for release_id in BASE_RELEASES:
+        path, sha = base_artifacts[release_id]
+        proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml",
+                                      extra_vars={"fleet_release": release_id, "fleet_artifact": str(path), "fleet_artifact_sha256": sha})
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet.save_checkpoint("base")
+    return "base"
+
+
+@pytest.fixture(scope="module")
+def on_base(fleet, base_checkpoint):
+    """The module starts with every host on base-2 (base-1 before it), in rotation, unlocked: see BASE_RELEASES."""
+    fleet.restore_checkpoint(base_checkpoint, BASE)
+    return BASE
+
+
+@pytest.fixture(scope="module")
+def empty_apps(fleet):
+    """The module starts with no /srv/app (and no fleet lock) on any host, whatever the modules before it left."""
+    fleet.wipe_apps()
+
+
+@pytest.fixture(scope="module")
+def one_region(fleet):
+    """The session fleet seen through an inventory of its first region only (4 of its 12 hosts; fleetlib Fleet.view):
+    for modules whose point does not depend on the number of regions, so that each of their many runs costs what 4
+    hosts cost. The waves tests and the tests of regions keep the whole fleet."""
+    return fleet.view([fleet.regions[0]])

@@ -6,7 +6,7 @@
 
 Every run writes one audit record (JSON lines, a file per day) to the fleet's audit directory on the controller
 (fleet_audit_dir in the test inventory); the fleet-wide lock lives on the fleet's first host. The module deploys its
-own releases (a-*) and leaves every host on a good release, in rotation, unlocked.
+own releases (a-*) on top of the session's base state (every host on base-2, conftest.py on_base).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from test_waves import history, lb_statuses, summary
 
 pytestmark = pytest.mark.fleet
 
-RELEASES = ("a-1", "a-2", "a-3", "a-4")
+RELEASES = ("a-2", "a-3", "a-4", "a-5")
 FLEET_LOCK = "/srv/fleetops/fleet.lock"
 HOST_FIELDS = {"region", "from", "to", "wave", "outcome", "started", "finished"}
 
@@ -37,15 +37,6 @@ def fixture_releases(fleet):
 @pytest.fixture(scope="module", name="audit_dir")
 def fixture_audit_dir(fleet):
     return fleet.state_dir / "audit"
-
-
-@pytest.fixture(scope="module", name="on_a1")
-def fixture_on_a1(fleet, releases):
-    proc, out = deploy(fleet, releases, "a-1", extra_vars={"fleet_allow_bad_release": True})
-    assert proc.returncode == 0, out
-    yield
-    # Later test modules expect an empty /srv/app (as after test_molecule.py).
-    fleet.wipe_apps()
 
 
 def records(audit_dir, run_id=None):
@@ -80,22 +71,22 @@ def assert_complete_record(record, operation, hosts):
 
 
 def test_a_deploy_writes_one_complete_audit_record_the_host_histories_agree_and_the_progress_shows(
-        fleet, releases, on_a1, audit_dir):
-    proc, out = deploy(fleet, releases, "a-2", extra_vars={"fleet_reason": "ship a-2", "fleet_allow_bad_release": True},
+        fleet, releases, on_base, audit_dir):
+    proc, out = deploy(fleet, releases, "a-2", extra_vars={"fleet_reason": "ship a-2"},
                        env={"ANSIBLE_STDOUT_CALLBACK": "fleetops.release.fleet"})
     assert proc.returncode == 0, out
     run_id = run_id_of(out)
     [record] = records(audit_dir, run_id)
     assert_complete_record(record, "deploy", names(fleet))
     assert record["reason"] == "ship a-2" and record["status"] == "ok"
-    assert {(row["from"], row["to"], row["outcome"]) for row in record["hosts"].values()} == {("a-1", "a-2", "switched")}
+    assert {(row["from"], row["to"], row["outcome"]) for row in record["hosts"].values()} == {(on_base, "a-2", "switched")}
     assert {gate["region"] for gate in record["gates"]} == set(fleet.regions) and all(gate["passed"] for gate in record["gates"])
     # Each host's history has this run's switch and the run's summary line, as the record says.
     for name in names(fleet):
         lines = [entry for entry in history(fleet, name) if entry.get("run_id") == run_id]
         switches = [entry for entry in lines if entry.get("event") != "run"]
         [summary_line] = [entry for entry in lines if entry.get("event") == "run"]
-        assert [(entry["from"], entry["to"]) for entry in switches] == [("a-1", "a-2")], (name, lines)
+        assert [(entry["from"], entry["to"]) for entry in switches] == [(on_base, "a-2")], (name, lines)
         row = record["hosts"][name]
         assert (summary_line["operation"], summary_line["actor"], summary_line["reason"]) == ("deploy", "root", "ship a-2")
         assert (summary_line["from"], summary_line["to"], summary_line["outcome"]) == (row["from"], row["to"], row["outcome"])
@@ -108,7 +99,7 @@ def test_a_deploy_writes_one_complete_audit_record_the_host_histories_agree_and_
 
 
 def test_an_automatic_rollback_is_audited_marks_the_release_bad_and_a_redeploy_needs_an_override(
-        fleet, releases, on_a1, audit_dir):
+        fleet, releases, on_base, audit_dir):
     assert set(currents(fleet).values()) == {"a-2"}
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_trigger": "automatic", "fleet_reason": "error rate 12% on checkout"})
     assert proc.returncode == 0, out
@@ -116,7 +107,7 @@ def test_an_automatic_rollback_is_audited_marks_the_release_bad_and_a_redeploy_n
     [record] = records(audit_dir, run_id)
     assert_complete_record(record, "automatic_rollback", names(fleet))
     assert 0 < record["recovery_seconds"] <= record["finished"] - record["started"], record
-    assert set(currents(fleet).values()) == {"a-1"}
+    assert set(currents(fleet).values()) == {on_base}
     for name in names(fleet):
         mark = bad_marks(fleet, name)["a-2"]
         assert (mark["by"], mark["reason"], mark["run_id"]) == ("root", "error rate 12% on checkout", run_id)
@@ -129,7 +120,7 @@ def test_an_automatic_rollback_is_audited_marks_the_release_bad_and_a_redeploy_n
     assert proc.returncode == 0, out
 
 
-def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_nothing(fleet, on_a1, audit_dir):
+def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_nothing(fleet, on_base, audit_dir):
     before = currents(fleet)
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_trigger": "automatic", "fleet_reason": "flapping alert",
                                                   "fleet_auto_rollback_cooldown": "1h"})
@@ -138,21 +129,21 @@ def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_
 
 
 def test_a_rolled_back_release_is_never_the_rollback_target_and_a_manual_rollback_is_audited(
-        fleet, releases, on_a1, audit_dir):
-    # a-2 is marked bad (above); from a-3 the rollback skips it and goes to a-1.
+        fleet, releases, on_base, audit_dir):
+    # a-2 is marked bad (above); from a-3 the rollback skips it and goes to the base release before it.
     proc, out = deploy(fleet, releases, "a-3")
     assert proc.returncode == 0, out
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_reason": "a-3 is slow"})
     assert proc.returncode == 0, out
-    assert set(currents(fleet).values()) == {"a-1"}
-    assert {row["to"] for row in summary(out).values()} == {"a-1"}, out
+    assert set(currents(fleet).values()) == {on_base}
+    assert {row["to"] for row in summary(out).values()} == {on_base}, out
     [record] = records(audit_dir, run_id_of(out))
     assert_complete_record(record, "rollback", names(fleet))
     assert record["reason"] == "a-3 is slow" and record["status"] == "ok" and record["recovery_seconds"] > 0
-    assert {(row["from"], row["to"]) for row in record["hosts"].values()} == {("a-3", "a-1")}
+    assert {(row["from"], row["to"]) for row in record["hosts"].values()} == {("a-3", on_base)}
 
 
-def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases, on_a1):
+def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases, on_base):
     before = currents(fleet), lb_statuses(fleet)
     proc, out = deploy(fleet, releases, "a-4", extra_vars={"fleet_allowed_operators": ["alice", "bob"]})
     assert proc.returncode != 0 and "root" in out and "alice" in out, out
@@ -160,7 +151,7 @@ def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases,
     assert not any(fleet.host_path(name, "/srv/app/releases/a-4").exists() for name in names(fleet))
 
 
-def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(fleet, releases, on_a1):
+def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(fleet, releases, on_base):
     now = datetime.datetime.now(datetime.timezone.utc)
     window = [{"name": "sale freeze", "start": (now - datetime.timedelta(hours=1)).isoformat(),
                "end": (now + datetime.timedelta(hours=1)).isoformat()}]
@@ -168,12 +159,12 @@ def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(fleet, releases, on
     proc, out = deploy(fleet, releases, "a-4", extra_vars={"fleet_freeze_windows": window})
     assert proc.returncode != 0 and "sale freeze" in out, out
     assert currents(fleet) == before
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_freeze_windows": window, "fleet_release": "a-1",
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_freeze_windows": window, "fleet_release": on_base,
                                                   "fleet_reason": "no-op rollback during the freeze"})
     assert proc.returncode == 0, out
 
 
-def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audited(fleet, releases, on_a1, audit_dir, tmp_path):
+def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audited(fleet, releases, on_base, audit_dir, tmp_path):
     hook = tmp_path / "hold.yml"
     hook.write_text(
         "- name: Tell the test the first run is in its waves\n"
@@ -187,7 +178,7 @@ def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audi
         while not (tmp_path / "running").exists() and not first.done():
             time.sleep(0.2)
         try:
-            proc, out = deploy(fleet, releases, "a-1", extra_vars={"fleet_reason": "second run"})
+            proc, out = deploy(fleet, releases, "a-5", extra_vars={"fleet_reason": "second run"})
         finally:
             (tmp_path / "go-on").touch()
         first_proc, first_out = first.result()

@@ -16,7 +16,8 @@ import urllib.request
 
 import pytest
 
-pytestmark = pytest.mark.fleet
+# Every host starts without /srv/app, whatever the modules before left (conftest.py empty_apps).
+pytestmark = [pytest.mark.fleet, pytest.mark.usefixtures("empty_apps")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(REPO, "playbooks", "deploy.yml")

@@ -97,19 +97,16 @@ def deploy(fleet, release_id, artifact, **extra):
 
 
 @pytest.fixture(scope="module", name="baseline")
-def fixture_baseline(fleet):
-    """Every host on a normal release h1, with a 0600 secret beside the app root."""
-    path, sha = fleet.build_release("h1")
-    proc, out = deploy(fleet, "h1", str(path), fleet_artifact_sha256=sha)
-    assert proc.returncode == 0, out
+def fixture_baseline(fleet, on_base, base_artifacts):
+    """Every host on a normal release (the session's base state, conftest.py on_base), with a 0600 secret beside the app
+    root; yields the artifact of that release."""
     for name in names(fleet):
         secret = fleet.host_path(name, SECRET)
         secret.write_text("secret\n")
         os.chmod(secret, 0o600)
-    yield path
-    # Later test modules expect an empty /srv/app (as test_audit_guard.py leaves it).
+    yield base_artifacts[on_base][0]
     for name in names(fleet):
-        fleet.ssh(name, "%s stop; rm -rf /srv/app /srv/fleetops %s %s" % (fleet.fleetapp_ctl, SECRET, PWNED))
+        fleet.ssh(name, "rm -rf %s %s" % (SECRET, PWNED))
 
 
 @pytest.fixture(name="tmp_target")

@@ -52,19 +52,17 @@ def extra_inventory(tmp_path, data):
 
 
 @pytest.fixture(scope="module", name="releases")
-def fixture_releases(fleet):
-    return {release_id: fleet.build_release(release_id) for release_id in ("n-1", "n-2", "n-3")}
+def fixture_releases(fleet, base_artifacts):
+    """n-3 to deploy, and the base releases every host already runs (for a deploy that changes no release)."""
+    return dict(base_artifacts, **{"n-3": fleet.build_release("n-3")})
 
 
 @pytest.fixture(scope="module", name="on_n2")
-def fixture_on_n2(fleet, releases):
-    """Every host on n-2 with n-1 before it (so that a rollback has a target), all in rotation."""
-    for release_id in ("n-1", "n-2"):
-        proc, out = deploy(fleet, releases, release_id, extra_vars={"fleet_allow_bad_release": True})
-        assert proc.returncode == 0, out
-    assert set(currents(fleet).values()) == {"n-2"}
-    yield
-    fleet.wipe_apps()
+def fixture_on_n2(fleet, on_base):
+    """Every host on base-2 with base-1 before it (so that a rollback has a target), all in rotation: the session's base
+    state (conftest.py on_base) stands for what the module once deployed as n-1 and n-2."""
+    assert set(currents(fleet).values()) == {on_base}
+    return on_base
 
 
 # One run with one bad value of each kind the inputs check judges: it proves end to end that each -e variable reaches the
@@ -167,11 +165,11 @@ def test_a_host_left_drained_is_put_back_in_rotation_by_the_next_run(fleet, rele
     host = fleet.hosts_in("eu")[0].name
     fleet.lb_command("eu", "set server app/%s state drain" % host)
     assert lb_statuses(fleet)[host] == "DRAIN"
-    proc, out = deploy(fleet, releases, "n-2", extra_vars={"fleet_allow_bad_release": True})
+    proc, out = deploy(fleet, releases, on_n2)
     assert proc.returncode == 0, out
     assert lb_statuses(fleet)[host] == "UP", out
     assert set(lb_statuses(fleet).values()) == {"UP"}
-    assert set(currents(fleet).values()) == {"n-2"}
+    assert set(currents(fleet).values()) == {on_n2}
 
 
 def test_the_playbooks_run_the_input_check_first(fleet):

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
 
 import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
 
-pytestmark = pytest.mark.fleet
+# Every host starts without /srv/app, whatever the modules before left (conftest.py empty_apps).
+pytestmark = [pytest.mark.fleet, pytest.mark.usefixtures("empty_apps")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(REPO, "playbooks", "deploy.yml")

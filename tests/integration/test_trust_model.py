@@ -8,7 +8,9 @@ Extra variables beat every other variable in Ansible, so nothing the guard relie
 below passes the ``-e`` an attacker (or a careless operator) would, and checks that the run is refused, or that what
 is recorded is the truth. The fleet policy lives in ``/etc/fleetops/policy.yml`` on the fleet lock host (the fleet's
 first host); the test puts it there on a tmpfs mounted inside that host's own mount namespace, so nothing outside the
-host sees it. The module deploys its own releases (t-*) and leaves /srv/app empty.
+host sees it. The module deploys its own releases (t-*) on top of the session's base state (conftest.py on_base), on one
+region of the fleet (conftest.py one_region, 4 hosts, whose first host is the fleet's, the lock host): who may run, and
+what is recorded, do not depend on the number of regions, and most of its runs are refusals whose preflight costs per host.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from test_waves import history
 
 pytestmark = pytest.mark.fleet
 
-RELEASES = ("t-1", "t-2", "t-3")
+RELEASES = ("t-2", "t-3")
 POLICY_DIR = "/etc/fleetops"
 POLICY = POLICY_DIR + "/policy.yml"
 ME = pwd.getpwuid(os.geteuid()).pw_name
@@ -70,12 +72,11 @@ def fixture_policy(fleet, lock_host):
     fleet.ssh(lock_host, "rm -f %s" % POLICY)
 
 
-@pytest.fixture(scope="module", name="on_t1")
-def fixture_on_t1(fleet, releases, lock_host):
-    proc, out = deploy(fleet, releases, "t-1", extra_vars={"fleet_allow_bad_release": True})
-    assert proc.returncode == 0, out
-    yield
-    fleet.wipe_apps()
+@pytest.fixture(scope="module", name="first_release")
+def fixture_first_release(on_base, lock_host):  # pylint: disable=unused-argument
+    """The release every host runs as the module starts: the session's base state (conftest.py on_base), with the lock
+    host's private policy directory in place."""
+    return on_base
 
 
 def active_window(name="sale freeze"):
@@ -92,7 +93,8 @@ def nothing_new(fleet, releases_before, release_id):
 # -- b. the operation is the playbook's own ------------------------------------------------------------------
 
 
-def test_b_a_deploy_called_a_drill_is_still_frozen(fleet, releases, on_t1):
+def test_b_a_deploy_called_a_drill_is_still_frozen(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = deploy(fleet, releases, "t-2", extra_vars={"fleet_freeze_windows": [active_window()],
                                                            "fleet_guard_operation": "drill"})
@@ -103,7 +105,8 @@ def test_b_a_deploy_called_a_drill_is_still_frozen(fleet, releases, on_t1):
 # -- c. who did it is never a variable -------------------------------------------------------------------------
 
 
-def test_c_audit_record_history_and_marks_name_the_real_operator(fleet, releases, on_t1, audit_dir):
+def test_c_audit_record_history_and_marks_name_the_real_operator(one_region, releases, first_release, audit_dir):
+    fleet = one_region  # one region: see the module docstring
     proc, out = deploy(fleet, releases, "t-2", extra_vars=dict(MALLORY, fleet_reason="ship t-2", fleet_allow_bad_release=True))
     assert proc.returncode == 0, out
     run_id = run_id_of(out)
@@ -124,7 +127,7 @@ def test_c_audit_record_history_and_marks_name_the_real_operator(fleet, releases
     run_id = run_id_of(out)
     [record] = records(audit_dir, run_id)
     assert (record["operation"], record["operator"]["name"], record["actor"]) == ("rollback", ME, ME), record
-    assert set(currents(fleet).values()) == {"t-1"}
+    assert set(currents(fleet).values()) == {first_release}
     for name in names(fleet):
         mark = bad_marks(fleet, name)["t-2"]
         assert (mark["by"], mark["run_id"], mark["reason"]) == (ME, run_id, "t-2 is bad"), mark
@@ -132,7 +135,8 @@ def test_c_audit_record_history_and_marks_name_the_real_operator(fleet, releases
         assert lines and {entry["actor"] for entry in lines} == {ME}, (name, lines)
 
 
-def test_c_a_run_id_from_the_command_line_is_refused(fleet, releases, on_t1):
+def test_c_a_run_id_from_the_command_line_is_refused(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = deploy(fleet, releases, "t-3", extra_vars={"fleet_run_id": "20260101T000000Z-1"})
     assert proc.returncode != 0 and "20260101T000000Z-1" in out and "run_guard" in out, out
@@ -142,7 +146,8 @@ def test_c_a_run_id_from_the_command_line_is_refused(fleet, releases, on_t1):
 # -- d. AWX's user only inside AWX ---------------------------------------------------------------------------------
 
 
-def test_d_awx_variables_outside_awx_do_not_make_an_operator(fleet, releases, on_t1):
+def test_d_awx_variables_outside_awx_do_not_make_an_operator(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     awx = {"awx_job_id": 4242, "awx_user_name": "alice", "fleet_allowed_operators": ["alice"]}
     proc, out = deploy(fleet, releases, "t-3", extra_vars=awx, env={"JOB_ID": "4242"})
@@ -150,9 +155,10 @@ def test_d_awx_variables_outside_awx_do_not_make_an_operator(fleet, releases, on
     assert nothing_new(fleet, before, "t-3")
 
 
-def test_d_a_proven_awx_job_runs_as_the_awx_user(fleet, releases, on_t1, audit_dir, tmp_path):
+def test_d_a_proven_awx_job_runs_as_the_awx_user(one_region, releases, first_release, audit_dir, tmp_path):
+    fleet = one_region  # one region: see the module docstring
     awx = {"awx_job_id": 4243, "awx_user_name": "alice", "awx_job_template_name": "shop rollback",
-           "fleet_allowed_operators": ["alice"], "fleet_release": "t-1", "fleet_reason": "no-op under AWX"}
+           "fleet_allowed_operators": ["alice"], "fleet_release": first_release, "fleet_reason": "no-op under AWX"}
     proc, out = play(fleet, ROLLBACK, extra_vars=awx, env={"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": str(tmp_path)})
     assert proc.returncode == 0, out
     [record] = records(audit_dir, run_id_of(out))
@@ -162,24 +168,26 @@ def test_d_a_proven_awx_job_runs_as_the_awx_user(fleet, releases, on_t1, audit_d
 # -- a. the policy lives on the fleet ------------------------------------------------------------------------------
 
 
-def test_a_the_fleet_policy_cannot_be_switched_off_from_the_command_line(fleet, releases, on_t1, policy):
+def test_a_the_fleet_policy_cannot_be_switched_off_from_the_command_line(one_region, releases, first_release, policy):
+    fleet = one_region  # one region: see the module docstring
     policy("# the fleet's guard rails\nallowed_operators: [alice, bob]\n")
     before = currents(fleet)
     for playbook, extra in ((DEPLOY, {"fleet_release": "t-3", "fleet_artifact": str(releases["t-3"][0]), "fleet_allow_bad_release": True}),
-                            (ROLLBACK, {"fleet_release": "t-1"})):
+                            (ROLLBACK, {"fleet_release": first_release})):
         proc, out = play(fleet, playbook, extra_vars=dict(extra, fleet_allowed_operators=[]))
         assert proc.returncode != 0 and "%s (OS user" % ME in out and "alice, bob" in out, out
         assert "policy" in out, out
         assert nothing_new(fleet, before, "t-3")
     # Variables may tighten the policy: both lists must allow the operator.
     policy("allowed_operators: [%s, alice]\n" % ME)
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "t-1", "fleet_allowed_operators": ["alice"]})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release, "fleet_allowed_operators": ["alice"]})
     assert proc.returncode != 0 and "may not run rollback" in out, out
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "t-1", "fleet_reason": "allowed by the policy"})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release, "fleet_reason": "allowed by the policy"})
     assert proc.returncode == 0, out
 
 
-def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(fleet, releases, on_t1, policy):
+def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(one_region, releases, first_release, policy):
+    fleet = one_region  # one region: see the module docstring
     window = active_window("policy freeze")
     policy("freeze_windows:\n  - {name: policy freeze, start: '%s', end: '%s'}\n" % (window["start"], window["end"]))
     before = currents(fleet)
@@ -187,15 +195,16 @@ def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(fleet
     assert proc.returncode != 0 and "policy freeze" in out, out
     assert nothing_new(fleet, before, "t-3")
     policy("allowed_operators: [%s]\n" % ME, mode="0666")
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "t-1"})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release})
     assert proc.returncode != 0 and POLICY in out and "writable" in out, out
     assert currents(fleet) == before
 
 
-def test_a_the_lock_host_must_be_a_fleet_host(fleet, releases, on_t1):
+def test_a_the_lock_host_must_be_a_fleet_host(one_region, releases, first_release):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "t-1", "fleet_lock_host": "localhost"})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release, "fleet_lock_host": "localhost"})
     assert proc.returncode != 0 and "fleet_lock_host" in out, out
-    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": "t-1", "fleet_lock_host": ""})
+    proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_release": first_release, "fleet_lock_host": ""})
     assert proc.returncode != 0 and "fleet_lock_host" in out, out
     assert currents(fleet) == before

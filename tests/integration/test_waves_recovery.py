@@ -4,7 +4,7 @@
 
 """deploy.yml interrupted with kill -9 in the middle of a wave, then re-run; and a deploy limited to one region.
 
-The module deploys its own releases (k-*) and leaves every host on a good release, in rotation, unlocked.
+The module deploys its own releases (k-*) on top of the session's base state (every host on base-2, conftest.py on_base).
 """
 
 from __future__ import annotations
@@ -26,21 +26,12 @@ from test_waves import lb_statuses, plan, summary
 
 pytestmark = pytest.mark.fleet
 
-RELEASES = ("k-1", "k-2", "k-3")
+RELEASES = ("k-2", "k-3")
 
 
 @pytest.fixture(scope="module", name="releases")
 def fixture_releases(fleet):
     return {release_id: fleet.build_release(release_id) for release_id in RELEASES}
-
-
-@pytest.fixture(scope="module", name="on_k1")
-def fixture_on_k1(fleet, releases):
-    proc, out = deploy(fleet, releases, "k-1", extra_vars={"fleet_allow_bad_release": True})
-    assert proc.returncode == 0, out
-    yield
-    # Later test modules expect an empty /srv/app (as after test_molecule.py).
-    fleet.wipe_apps()
 
 
 def complete_release(fleet, name):
@@ -100,16 +91,16 @@ def kill_deploy_in_wave_two(fleet, releases, release_id, tmp_path, extra_vars=No
     return proc
 
 
-def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_converges(fleet, releases, on_k1, tmp_path):
+def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_converges(fleet, releases, on_base, tmp_path):
     waves = plan(fleet)
     wave_two = waves[1]["hosts"]
     # Held in wave 2 after its hosts were drained and before they switch: the worst moment to lose the controller.
     kill_deploy_in_wave_two(fleet, releases, "k-2", tmp_path)
 
-    # Every host is on a complete release and answers on it: wave 1 on k-2, the rest still on k-1.
+    # Every host is on a complete release and answers on it: wave 1 on k-2, the rest still on the base release.
     for name in names(fleet):
         release = complete_release(fleet, name)
-        assert release == ("k-2" if name in waves[0]["hosts"] else "k-1"), (name, release)
+        assert release == ("k-2" if name in waves[0]["hosts"] else on_base), (name, release)
         assert health(fleet, name)["release"] == release
     drained = {server for server, status in lb_statuses(fleet).items() if status != "UP"}
     assert drained and drained <= set(wave_two), drained
@@ -127,7 +118,7 @@ def test_kill_9_in_the_middle_of_a_wave_leaves_complete_releases_and_a_rerun_con
     assert all(summary(out)[name]["outcome"] == "switched" for name in wave_two), out
 
 
-def test_a_deploy_limited_to_one_region_plans_and_checks_exactly_its_hosts(fleet, releases, on_k1):
+def test_a_deploy_limited_to_one_region_plans_and_checks_exactly_its_hosts(fleet, releases, on_base):
     region = fleet.regions[0]
     members = [host.name for host in fleet.hosts_in(region)]
     before = currents(fleet)
