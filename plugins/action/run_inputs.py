@@ -44,6 +44,8 @@ ARGUMENT_SPEC = {
     "hook_timeout": {"type": "raw", "default": 600},
     "health_wait": {"type": "raw"},
     "artifact_max_unpacked": {"type": "raw"},
+    "run_timeout": {"type": "raw", "default": 0},
+    "lock_ttl": {"type": "raw", "default": 0},
 }
 
 

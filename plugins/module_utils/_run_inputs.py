@@ -112,12 +112,22 @@ def hosts_by_region(hosts, hostvars, groups, region_var="fleet_region"):
     return regions, problems
 
 
+# The variables check_run_inputs judges itself, saying what to do: the role argument specs do not judge them again.
+CHECKED_VARIABLES = frozenset(
+    ["fleet_release", "fleet_strategy", "fleet_wave_mode", "fleet_waves", "fleet_region_order", "fleet_min_healthy",
+     "fleet_max_fail", "fleet_wave_pause", "fleet_keep_releases", "fleet_config_paths", "fleet_config_templates",
+     "fleet_restart_timeout", "fleet_health_command_timeout", "fleet_hook_timeout", "fleet_artifact_max_unpacked",
+     "fleet_run_timeout", "fleet_lock_ttl"] + list(WAIT_VARIABLES.values()))
+
+
 def role_spec_problems(specs, values_by_host):
     """The problems of each host's variables against the roles' entry point argument specs, said once per problem
     (naming the hosts when not every host has it). ``specs``: ``[(label, options)]`` as in a role's
-    meta/argument_specs.yml; ``values_by_host``: ``{host: {variable: value}}`` (the variables the host has)."""
+    meta/argument_specs.yml; ``values_by_host``: ``{host: {variable: value}}`` (the variables the host has). The
+    variables of CHECKED_VARIABLES are left out: check_run_inputs says what is wrong with them."""
     seen = {}
     for label, options in specs:
+        options = {name: spec for name, spec in options.items() if name not in CHECKED_VARIABLES}
         validator = ArgumentSpecValidator(options)
         for host, values in values_by_host.items():
             checked = validator.validate({name: value for name, value in values.items() if name in options})
@@ -131,7 +141,8 @@ def role_spec_problems(specs, values_by_host):
 def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy="rolling", waves=None, mode="lockstep",
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
-                     artifact_max_unpacked=None, members=None, health_wait=None, role_problems=()):
+                     artifact_max_unpacked=None, members=None, health_wait=None, run_timeout=0, lock_ttl=0,
+                     role_problems=()):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -160,6 +171,9 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     _int_at_least(restart_timeout, 1, "fleet_restart_timeout", problems, " (seconds)")
     _int_at_least(health_command_timeout, 1, "fleet_health_command_timeout", problems, " (seconds)")
     _int_at_least(hook_timeout, 0, "fleet_hook_timeout", problems, " (seconds per hook task; 0 for no limit)")
+    # The run's deadline and the locks' margin after it (see roles/run_control/tasks/fleet_lock.yml).
+    _int_at_least(run_timeout, 0, "fleet_run_timeout", problems, " (seconds from the run's start; 0 for no deadline)")
+    _int_at_least(lock_ttl, 0, "fleet_lock_ttl", problems, " (seconds the locks outlive the run's deadline; 0: they never expire)")
     if health_wait is not None:
         _health_wait(health_wait, problems)
     if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):

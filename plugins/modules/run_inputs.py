@@ -106,6 +106,14 @@ options:
   artifact_max_unpacked:
     description: C(fleet_artifact_max_unpacked) of a deploy, bytes; 1 or more, or unset for the default.
     type: raw
+  run_timeout:
+    description: C(fleet_run_timeout), the run's deadline in seconds from its start; 0 or more (0 for none).
+    type: raw
+    default: 0
+  lock_ttl:
+    description: C(fleet_lock_ttl), seconds the run's locks outlive its deadline; 0 or more (0 for locks that never expire).
+    type: raw
+    default: 0
 seealso:
   - module: fleetops.release.run_guard
   - plugin: fleetops.release.wave_plan

@@ -75,7 +75,8 @@ def test_a_bad_run_timeout_is_refused_before_any_change(one_region, releases, on
     fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = deploy(fleet, releases, "d-3", extra_vars={"fleet_run_timeout": "soon"})
-    assert proc.returncode != 0 and 'fleet_run_timeout is "soon"' in out, out
+    assert proc.returncode != 0 and "fleet_run_timeout is 'soon': it must be a whole number of 0 or more" in out, out
+    assert "refused before any change; nothing was changed" in out, out
     assert currents(fleet) == before and not locks_left(fleet)
 
 

@@ -205,14 +205,27 @@ def test_hosts_an_earlier_run_left_drained_or_in_maintenance_are_out_of_rotation
 
 
 def test_role_spec_problems_are_said_once_naming_the_hosts_when_not_all_have_them():
-    options = {"fleet_keep_releases": {"type": "int"}, "fleet_release": {"type": "str", "required": True},
+    options = {"fleet_shared_paths": {"type": "list", "elements": "str"}, "fleet_artifact": {"type": "str", "required": True},
                "fleet_allow_bad_release": {"type": "bool"}}
-    values = {"a": {"fleet_release": "v1", "fleet_keep_releases": "five", "fleet_allow_bad_release": "maybe"},
-              "b": {"fleet_release": "v1", "fleet_keep_releases": 3, "fleet_allow_bad_release": "maybe"}}
+    values = {"a": {"fleet_artifact": "x.tgz", "fleet_shared_paths": {"log": 1}, "fleet_allow_bad_release": "maybe"},
+              "b": {"fleet_artifact": "x.tgz", "fleet_shared_paths": ["log"], "fleet_allow_bad_release": "maybe"}}
     problems = role_spec_problems([("role deploy, entry point preflight", options)], values)
     assert len(problems) == 2, problems
-    assert any("fleet_keep_releases" in p and p.endswith("(hosts: a)") for p in problems), problems
+    assert any("fleet_shared_paths" in p and p.endswith("(hosts: a)") for p in problems), problems
     assert any("fleet_allow_bad_release" in p and "(hosts:" not in p for p in problems), problems
     assert all(p.startswith("role deploy, entry point preflight: ") for p in problems)
-    assert role_spec_problems([("x", options)], {"a": {"fleet_release": "v1", "fleet_keep_releases": 2}}) == []
-    assert any("fleet_release" in p for p in role_spec_problems([("x", options)], {"a": {}}))
+    assert role_spec_problems([("x", options)], {"a": {"fleet_artifact": "x.tgz", "fleet_shared_paths": []}}) == []
+    assert any("fleet_artifact" in p for p in role_spec_problems([("x", options)], {"a": {}}))
+
+
+def test_the_run_deadline_and_the_lock_margin_are_whole_seconds_and_said_once():
+    with pytest.raises(RunInputsError) as raised:
+        check_run_inputs("deploy", ["eu-1"], {"eu-1": {"fleet_region": "eu"}}, {"eu": ["eu-1"]}, release="v1",
+                         run_timeout="soon", lock_ttl=-5,
+                         role_problems=role_spec_problems([("x", {"fleet_run_timeout": {"type": "int"}})],
+                                                          {"eu-1": {"fleet_run_timeout": "soon"}}))
+    problems = raised.value.problems
+    assert "fleet_run_timeout is 'soon': it must be a whole number of 0 or more (seconds from the run's start; 0 for no deadline)" in problems
+    assert any(p.startswith("fleet_lock_ttl is -5") for p in problems)
+    # The role spec's type error for the same variable is not said again.
+    assert sum("fleet_run_timeout" in p for p in problems) == 1, problems
