@@ -11,7 +11,7 @@ import stat
 
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotError, SnapshotStore
 from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
-from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, is_expired
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld, is_expired
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, run_effects, utc_now
 
 # The runs a read reports (the newest ones), and how many history lines it reads to find them: enough for an
@@ -99,12 +99,23 @@ def check_unlock(unlock, module_name):
         raise FleetError("unlock.holder is required (the action plugin of %s sets it)" % module_name)
 
 
-def unlock_host(app_root, unlock, module_name, check_mode=False):
-    """O(unlock) of ``module_name`` after its change succeeded: release the run's host lock and leave its run line.
-    Returns ``(released, history line or None)``; LockHeld when another holder has the lock."""
-    check_unlock(unlock, module_name)
-    released, _previous, line = release_host(app_root, unlock["holder"], unlock.get("run_summary"), check_mode=check_mode)
-    return released, line
+def unlock_after(module, module_name, done, result):
+    """O(unlock) of ``module_name`` once its change succeeded: release the run's host lock and leave its run line,
+    recorded in ``result`` (``unlocked``, ``history``). A lock that cannot be released fails the task, saying what was
+    ``done`` all the same (``"v2 is live"``). Returns ``result``."""
+    result.update(unlocked=False, history=None)
+    unlock = module.params["unlock"]
+    if unlock is None:
+        return result
+    try:
+        check_unlock(unlock, module_name)
+        result["unlocked"], _previous, result["history"] = release_host(
+            module.params["app_root"], unlock["holder"], unlock.get("run_summary"), check_mode=module.check_mode)
+    except LockHeld as exc:
+        module.fail_json(msg="%s, but the host lock could not be released: %s" % (done, exc), held=exc.held, **result)
+    except (FleetError, OSError) as exc:
+        module.fail_json(msg="%s, but the host lock could not be released: %s" % (done, exc), **result)
+    return result
 
 
 # The fleet policy (guard rails) lives on the fleet, in a file only root may change; see module_utils/_guard.py.

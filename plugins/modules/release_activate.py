@@ -260,8 +260,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._activate import 
 )
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_SPEC, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotStore
-from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_host
-from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_after
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -323,16 +322,8 @@ def main():
         module.fail_json(msg=str(exc), problems=exc.problems)
     except (FleetError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    result.update(unlocked=False, history=None)
-    if params["unlock"] is not None:
-        # The activation is confirmed and healthy: the host's part of the run is over.
-        try:
-            result["unlocked"], result["history"] = unlock_host(params["app_root"], params["unlock"], "fleetops.release.release_activate",
-                                                                check_mode=module.check_mode)
-        except LockHeld as exc:
-            module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), held=exc.held, **result)
-        except (FleetError, OSError) as exc:
-            module.fail_json(msg="%s is live, but the host lock could not be released: %s" % (release_id, exc), **result)
+    # The activation is confirmed and healthy: with unlock, the host's part of the run is over.
+    unlock_after(module, "fleetops.release.release_activate", "%s is live" % release_id, result)
     # Before a host's first release there is no snapshot to differ from: what was in place is kept, which the run's
     # summary says once for all hosts (run ledger), not as a warning per host.
     result["kept_before_first_release"] = result["drift_folder"] if result["drift_saved"] and not result["from"] else None

@@ -111,8 +111,7 @@ import json
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_host
-from ansible_collections.fleetops.release.plugins.module_utils._lock import LockHeld
+from ansible_collections.fleetops.release.plugins.module_utils._host_info import UNLOCK_SPEC, check_unlock, unlock_after
 from ansible_collections.fleetops.release.plugins.module_utils._module_common import (
     ACTOR_SPEC,
     APP_ROOT_SPEC,
@@ -154,24 +153,12 @@ def main():
     after = {key: value for key, value in before.items() if key != release_id}
     if mark is not None:
         after[release_id] = mark
-    unlocked, history = False, None
-    if params["unlock"] is not None:
-        # The mark is written: the host's part of the run is over.
-        try:
-            unlocked, history = unlock_host(params["app_root"], params["unlock"], "fleetops.release.release_mark",
-                                            check_mode=module.check_mode)
-        except LockHeld as exc:
-            module.fail_json(msg="%s is marked, but the host lock could not be released: %s" % (release_id, exc), held=exc.held,
-                             changed=changed, mark=mark)
-        except (FleetError, OSError) as exc:
-            module.fail_json(msg="%s is marked, but the host lock could not be released: %s" % (release_id, exc),
-                             changed=changed, mark=mark)
-    module.exit_json(
-        changed=changed, mark=mark, previous=previous, bad=after, unlocked=unlocked, history=history,
-        diff={"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
-              "after": json.dumps(after, indent=2, sort_keys=True) + "\n",
-              "before_header": "%s (bad)" % store.state_path, "after_header": "%s (bad)" % store.state_path},
-    )
+    result = {"changed": changed, "mark": mark, "previous": previous, "bad": after,
+              "diff": {"before": json.dumps(before, indent=2, sort_keys=True) + "\n",
+                       "after": json.dumps(after, indent=2, sort_keys=True) + "\n",
+                       "before_header": "%s (bad)" % store.state_path, "after_header": "%s (bad)" % store.state_path}}
+    # The mark is written: with unlock, the host's part of the run is over.
+    module.exit_json(**unlock_after(module, "fleetops.release.release_mark", "%s is marked" % release_id, result))
 
 
 if __name__ == "__main__":
