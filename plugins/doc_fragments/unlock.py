@@ -15,9 +15,12 @@ options:
     description:
       - Once this call's change succeeded, also release this run's host lock and leave the run's line in the host's
         history, as M(fleetops.release.release_lock) with O(fleetops.release.release_lock#module:state=absent) does, in
-        the same call. The playbooks set it on a host's last call of the run when its outcome is final then, so that
-        the host pays no round trip for its unlock; a later step that changes the host's outcome writes a corrected
-        line.
+        the same call. The playbooks set it on a host's activation in the waves (and on a blue/green rollback's mark),
+        so that the host pays no round trip for its unlock; a later step that changes the host's outcome (a failed
+        enable, the revert of a failed deploy) writes a corrected line.
+      - Before anything changes, the host lock must be this run's, or free (a lock this run released already, as
+        when a deploy's revert puts back a host unlocked at its activation); a lock another run holds fails the call
+        with nothing changed.
       - Nothing is released when the call fails; the host stays locked.
     type: dict
     suboptions:

@@ -11,7 +11,7 @@ import stat
 
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotCorrupt, SnapshotError, SnapshotStore
 from ansible_collections.fleetops.release.plugins.module_utils._audit import history_line
-from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld, is_expired
+from ansible_collections.fleetops.release.plugins.module_utils._lock import FileLock, LockHeld, describe, is_expired
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseStore, run_effects, utc_now
 
 # The runs a read reports (the newest ones), and how many history lines it reads to find them: enough for an
@@ -93,10 +93,20 @@ def release_host(app_root, holder, run_summary=None, force=False, check_mode=Fal
 UNLOCK_SPEC = {"unlock": {"type": "dict", "options": {"holder": {"type": "str"}, "run_summary": {"type": "dict"}}}}
 
 
-def check_unlock(unlock, module_name):
-    """Refuse an O(unlock) without its holder before the module changes anything."""
-    if unlock is not None and not unlock.get("holder"):
+def check_unlock(unlock, module_name, app_root=None):
+    """Refuse an O(unlock) before the module changes anything: without its holder, or (given ``app_root``) on a host
+    whose lock another run holds. A lock this run already released is free: a deploy's host unlocks at its activation,
+    and the revert of that deploy puts the host back under the same O(unlock)."""
+    if unlock is None:
+        return
+    if not unlock.get("holder"):
         raise FleetError("unlock.holder is required (the action plugin of %s sets it)" % module_name)
+    if app_root is not None:
+        held = FileLock(ReleaseStore(app_root).lock_path).read()
+        if held is not None and held.get("holder") != unlock["holder"]:
+            raise FleetError("%s: the host lock is held by %s, not by this run, so nothing was changed; another run took "
+                             "the host after this run released it: let that run finish, then run again"
+                             % (module_name, describe(held)))
 
 
 def unlock_after(module, module_name, done, result):

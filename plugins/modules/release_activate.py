@@ -306,7 +306,7 @@ def main():
     params = module.params
     try:
         release_id = validate_release_id(params["release"])
-        check_unlock(params["unlock"], "fleetops.release.release_activate")
+        check_unlock(params["unlock"], "fleetops.release.release_activate", params["app_root"])
         wait_settings(params["wait"])  # a bad wait is refused before anything changes
         check_restart_timeout(params["restart_timeout"])
         store = ReleaseStore(params["app_root"])

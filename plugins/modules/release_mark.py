@@ -137,7 +137,7 @@ def main():
     try:
         store = ReleaseStore(params["app_root"])
         release_id = params["release"]
-        check_unlock(params["unlock"], "fleetops.release.release_mark")
+        check_unlock(params["unlock"], "fleetops.release.release_mark", params["app_root"])
         before = store.status()["bad"]
         previous = before.get(release_id)
         kwargs = {"actor": actor_of(module), "reason": params["reason"], "run_id": params["run_id"],

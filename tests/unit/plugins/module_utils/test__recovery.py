@@ -98,6 +98,16 @@ def test_a_deploy_killed_while_unlocking_is_still_undone_on_every_host():
     assert {host: row["target"] for host, row in interrupted_run_targets(reads)["targets"].items()} == {"unlocked": "r2", "locked": "r2"}
 
 
+def test_a_deploy_killed_between_batches_is_undone_once_its_fleet_lock_was_broken():
+    # Each host the deploy reached has its run line (written at its activation); the batch it never started has none
+    # to miss. Only the broken fleet-wide lock (unfinished) says the run did not finish: it is undone all the same.
+    done = FINISHED_R2 + [switch(D, "r2", "r3"), run_line(D, source="r2", target="r3")]
+    reads = {"reached": read(done, "r3", target="r2"), "not reached": read(FINISHED_R2, "r2", target="r1")}
+    assert interrupted_run_targets(reads) is None
+    result = interrupted_run_targets(reads, unfinished=D)
+    assert {host: row["target"] for host, row in result["targets"].items()} == {"reached": "r2", "not reached": "r2"}
+
+
 def test_a_deploy_that_reverted_a_host_before_it_was_killed_leaves_that_host_where_it_is():
     history = FINISHED_R2 + [switch(D, "r2", "r3"), switch(D, "r3", "r2", operation="rollback", time="2026-11-26T21:05:30Z")]
     # Its automatic target would be r1, one further back: the undo keeps it on r2.

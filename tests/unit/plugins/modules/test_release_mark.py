@@ -81,11 +81,19 @@ def test_mark_with_unlock_releases_the_run_s_host_lock_and_writes_its_run_line(r
     result = run_module("release_mark", mark(store, unlock={"holder": holder, "run_summary": summary}))
     assert result["changed"] and result["unlocked"] is True and result["history"]["outcome"] == "serving now"
     assert store.history()[-1]["event"] == "run" and store.history()[-2]["operation"] == "mark_bad"
-    # Another run's lock is never released: the mark stays, the task fails naming the holder.
-    FileLock(store.lock_path).acquire("bob@ctl run r8", run_id="r8")
-    result = run_module("release_mark", mark(store, release="v1", unlock={"holder": holder}))
-    assert result["failed"] and "v1 is marked, but the host lock could not be released" in result["msg"]
+    # A lock this run released already is free: the call goes on and writes the (corrected) run line.
+    result = run_module("release_mark", mark(store, release="v1", unlock={"holder": holder, "run_summary": dict(summary, outcome="idle")}))
+    assert result["changed"] and result["unlocked"] is False and store.history()[-1]["outcome"] == "idle"
     assert "v1" in store.status()["bad"]
+    # Another run's lock is never released, and the call changes nothing under it: refused naming the holder.
+    run_module("release_mark", mark(store, release="v1", state="good"))
+    FileLock(store.lock_path).acquire("bob@ctl run r8", run_id="r8")
+    before = open(store.state_path).read(), store.history()
+    result = run_module("release_mark", mark(store, release="v1", unlock={"holder": holder}))
+    assert result["failed"] and "host lock is held by bob@ctl run r8 (run r8" in result["msg"], result["msg"]
+    assert "nothing was changed" in result["msg"] and (open(store.state_path).read(), store.history()) == before
+    assert FileLock(store.lock_path).read()["holder"] == "bob@ctl run r8"
+    FileLock(store.lock_path).release("bob@ctl run r8")
     # An unlock without its holder is refused before anything is marked.
     result = run_module("release_mark", mark(store, release="v2", unlock={}))
     assert result["failed"] and "unlock.holder is required" in result["msg"] and "v2" not in store.status()["bad"]
