@@ -150,10 +150,9 @@ class ActionModule(ActionBase):
                 check_snapshots=args["check_snapshots"], allow_missing_config=args["allow_missing_config"],
                 unfinished=((self._vars.get("fleet_fleet_lock") or {}).get("broken") or {}).get("run_id"))
         else:
-            # A deploy's unpack said what each host needs.
-            rows = {host: {"region": self._var(host, "fleet_region"), "from": self._var(host, "fleet_wave_from") or "",
-                           "to": self._var(host, "fleet_wave_target") or "",
-                           "needed": bool(self._var(host, "fleet_wave_needed"))} for host in hosts}
+            # A deploy: what each host needs, from its locked read and whether its unpack changed its configuration.
+            rows = ledger.deploy_rows(reads, self._region_of(hosts), args["release"],
+                                      {host: bool((self._var(host, "fleet_deploy_snapshot") or {}).get("changed")) for host in hosts})
         for host in hosts:
             rows[host]["out_of_rotation"] = host in out_of_rotation
         waves = args["waves"]

@@ -19,8 +19,9 @@ description:
     report and what the next tasks need as facts of C(localhost).
   - "O(step=plan): after the preflight; judges a rollback's targets from each host's read under its lock
     (C(fleet_lock_taken.info): the rollback target, an interrupted run to undo or finish, O(release), the target's
-    configuration snapshot) and refuses with a table of host -> problem; for a deploy each host's C(fleet_wave_needed),
-    C(fleet_wave_target) and C(fleet_wave_from) come from the unpack. It plans the waves over the hosts that need a
+    configuration snapshot) and refuses with a table of host -> problem; for a deploy, what each host needs from the
+    same read (its current release, an unfinished operation) and its unpack (C(fleet_deploy_snapshot): whether its
+    configuration changed), with O(release) as every host's target. It plans the waves over the hosts that need a
     change, hosts an earlier run left out of
     rotation (from the load balancers read by the preflight, C(fleet_wave_lb)) included. Sets C(fleet_run_report),
     C(fleet_wave_walk) (the hosts and C(serial) of the walk plays), C(fleet_wave_plan), C(fleet_wave_revert_walk),

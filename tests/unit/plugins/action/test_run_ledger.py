@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.fleetops.release.plugins.action import run_ledger
+from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.modules import run_ledger as run_ledger_doc
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
@@ -66,15 +67,17 @@ class Run:
         self.hostvars = {"localhost": {}}
         for region, hosts in REGIONS.items():
             for host in hosts:
-                self.hostvars[host] = {"fleet_region": region, "fleet_wave_needed": True, "fleet_wave_from": "v1",
-                                       "fleet_wave_target": "v2", "fleet_lb_type": "haproxy" if lb else "",
-                                       # What a rollback's preflight read under the host's lock.
+                self.hostvars[host] = {"fleet_region": region, "fleet_lb_type": "haproxy" if lb else "",
+                                       # What the preflight read under the host's lock: a deploy goes v1 -> v2, a
+                                       # rollback v2 -> v1.
                                        "fleet_lock_taken": {"info": {
-                                           "current": "v2", "rollback_target": "v1", "runs": [], "pending": None,
-                                           "rollback_target_reason": "newest release older than v2"}}}
+                                           "current": "v1" if operation == "deploy" else "v2", "rollback_target": "v1",
+                                           "runs": [], "pending": None, "rollback_target_reason": "newest release older than v2"}},
+                                       "fleet_deploy_snapshot": {"changed": False, "skipped": True}}
         self.run_id = _identity.new_run_id(1000.0)
         _identity.write_run_record({"run_id": self.run_id, "operation": operation, "pid": 4242, "started": 1000.0})
         self.on_failure = on_failure
+        self.operation = operation
         self.waves = list(waves)
 
     def step(self, step, play_batch=None, task_vars=None, **args):
@@ -95,7 +98,8 @@ class Run:
         return self.hostvars["localhost"]["fleet_run_report"]
 
     def plan(self):
-        return self.step("plan", run_id=self.run_id, waves=self.waves, min_healthy=1, on_failure=self.on_failure)
+        release = {"release": "v2"} if self.operation == "deploy" else {}
+        return self.step("plan", run_id=self.run_id, waves=self.waves, min_healthy=1, on_failure=self.on_failure, **release)
 
     def batch(self, number, phase="forward", activations=None, drain_failed=(), enable_failed=(), gates=None):
         walk = self.hostvars["localhost"]["fleet_wave_walk" if phase == "forward" else "fleet_wave_revert_walk"]
@@ -121,6 +125,22 @@ def test_plan_walks_the_canaries_first_and_hands_the_walk_to_the_next_play():
     assert run.report["operation"] == "deploy" and run.report["actor"] == "alice"
     assert {row["outcome"] for row in run.report["hosts"].values()} == {"pending"}
     assert [region["complete"] for region in run.hostvars["localhost"]["fleet_run_regions"]] == [True, True]
+
+
+def test_a_deploy_plans_each_host_from_its_locked_read_and_its_unpack():
+    reads = {"same": {"current": "v2", "pending": None}, "old": {"current": "v1", "pending": {}},
+             "crashed": {"current": "v2", "pending": {"from": "v1", "to": "v2"}}, "config": {"current": "v2"},
+             "first": {"current": None}}
+    rows = ledger.deploy_rows(reads, dict.fromkeys(reads, "eu"), "v2", {"config": True, "same": False})
+    assert {host: (row["from"], row["to"], row["needed"]) for host, row in rows.items()} == {
+        "same": ("v2", "v2", False), "old": ("v1", "v2", True), "crashed": ("v1", "v2", True), "config": ("v2", "v2", True),
+        "first": ("", "v2", True)}
+    # Through the plugin: only the hosts that need the release are walked.
+    run = Run()
+    run.hostvars["eu-1"]["fleet_lock_taken"]["info"]["current"] = "v2"
+    run.plan()
+    assert "eu-1" not in run.hostvars["localhost"]["fleet_wave_walk"]["hosts"]
+    assert run.report["hosts"]["eu-1"]["outcome"] == "unchanged" and run.report["hosts"]["us-1"]["to"] == "v2"
 
 
 def test_plan_takes_the_operation_from_the_run_record_not_from_a_variable():
