@@ -50,7 +50,7 @@ ACTIVATED = re.compile(r"^(?:ok|changed|failed|fatal): \[([^\]]+)\]", re.M)
 
 def summary(out):
     """{host: {"region", "from", "to", "outcome"}} from the last "Summarize the run" of a playbook output."""
-    section = out.rsplit("Summarize the run] ***", 1)[-1].split("\nTASK [", 1)[0]
+    section = re.split(r"\n(?:TASK|PLAY) \[", out.rsplit("Summarize the run] ***", 1)[-1], maxsplit=1)[0]
     # The YAML callback folds long lines: read the message as YAML rather than line by line.
     message = yaml.safe_load(section.split("=>", 1)[1])["msg"]
     rows = {}
