@@ -12,6 +12,7 @@ import os
 
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.plugin_utils._identity import with_operator
@@ -42,7 +43,12 @@ class ActionModule(ActionBase):
         # Who did it is the controller's operator, never a task argument (trust model, plugin_utils/_identity.py).
         args = with_operator(self._task.args, task_vars or {}, "created_by", self._display, "fleetops.release.release")
         module = "fleetops.release.release"
-        if args.get("state", "present") != "present" or not args.get("artifact") or args.get("remote_src"):
+        try:
+            # Templated arguments arrive as strings ("false" from a survey): judged as the module's bool would be.
+            remote_src = boolean(args.get("remote_src", False))
+        except TypeError:
+            remote_src = True  # not a boolean: the module refuses it with its own message
+        if args.get("state", "present") != "present" or not args.get("artifact") or remote_src:
             result.update(self._execute_module(module_name=module, module_args=args, task_vars=task_vars))
             return result
 

@@ -139,3 +139,19 @@ def test_release_lock_a_holder_given_to_release_selects_the_lock_but_never_to_ta
     assert calls[0][1]["holder"] == "bob@ci run 7"
     _result, calls, display = run(release_lock_action, {"app_root": "/srv/app", "holder": "bob@ci run 7"})
     assert calls[0][1]["holder"] == "alice@ops-1" and display.warning.called
+
+
+@pytest.mark.parametrize("remote_src, copied", [("false", True), ("no", True), (False, True), ("true", False), (True, False),
+                                                ("maybe", False)])
+def test_release_copies_a_controller_artifact_unless_remote_src_is_true_however_it_is_spelt(tmp_path, remote_src, copied):
+    """A survey or an inventory gives remote_src as a string: "false" is false (the artifact is sent from the controller)."""
+    from ansible_collections.fleetops.release.plugins.action import release as release_action
+    artifact = tmp_path / "r1.tar.gz"
+    artifact.write_bytes(b"not really a tarball")
+    args = {"app_root": "/srv/app", "release": "r1", "artifact": str(artifact), "remote_src": remote_src}
+    with mock.patch.object(release_action.ActionModule, "_find_needle", lambda self, _kind, path: path):
+        _result, calls, _display = run(release_action, args)
+    [(_module, module_args)] = calls
+    # Sent from the controller: inline, with its checksum; else the module gets the path as given (on the host).
+    assert ("artifact_content" in module_args) is copied, module_args
+    assert (module_args.get("artifact") == str(artifact)) is not copied
