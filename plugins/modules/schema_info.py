@@ -10,8 +10,8 @@ module: schema_info
 short_description: Read a database's schema history as Flyway, Liquibase, Alembic or Sqitch recorded it
 version_added: 0.1.0
 description:
-  - Connects to the database (read-only session) and reads the history table of the migration tool named by O(tool):
-    the current schema version, every applied migration (version, description, when, checksum, success), the failed
+  - Connects to the database (read-only session) and reads the history table of the migration tool named by O(tool),
+    that is the current schema version, every applied migration (version, description, when, checksum, success), the failed
     ones, and with O(migrations_dir) the checksum problems (a migration edited or removed after it was applied) and
     the migrations not applied yet.
   - For Alembic, O(migrations_dir) is the script directory; the module then returns the revision graph (heads, the
@@ -125,7 +125,7 @@ current_heads:
   sample: ["3c1f2a7b9d10"]
 applied:
   description:
-    - The history, oldest first. Each entry has C(version), C(description), C(applied_at) (as the tool wrote it:
+    - The history, oldest first. Each entry has C(version), C(description), C(applied_at) (as the tool wrote it;
       Flyway and Liquibase write local time without a zone), C(checksum) and C(success), plus the tool's own fields
       (Flyway C(type), C(script), C(installed_rank), C(installed_by), C(execution_time); Liquibase C(author),
       C(filename), C(exectype), C(order_executed), C(tag), C(deployment_id); Alembic C(down_revision),
@@ -172,7 +172,7 @@ pending:
 graph:
   description:
     - Alembic with O(migrations_dir), the revision graph; else V(null). C(heads) and C(bases) are revision ids;
-      C(revisions) lists every revision base first with C(revision), C(down_revision) (a list: merges have several),
+      C(revisions) lists every revision base first with C(revision), C(down_revision) (a list, since merges have several),
       C(depends_on), C(message), C(path), C(has_downgrade) (V(false) when C(downgrade()) is missing or only C(pass))
       and C(applied).
   returned: success

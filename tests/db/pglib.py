@@ -18,7 +18,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 
 SUPERUSER = "postgres"
 COMMAND_TIMEOUT = 120
@@ -127,13 +126,3 @@ class Cluster:
 
     def url(self, dbname, user, password, driver="postgresql"):
         return "%s://%s:%s@%s:%d/%s" % (driver, user, password, self.address, self.port, dbname)
-
-    def wait_until_gone(self, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.pid is not None:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return True
-            time.sleep(0.1)
-        return False
