@@ -49,7 +49,6 @@ BIN = Path(sys.executable).parent
 TOOL_TIMEOUT = 120
 
 
-
 @pytest.fixture(scope="module")
 def cluster():
     handle = pglib.Cluster().start()
@@ -88,8 +87,8 @@ def schema_infos(work, calls, verbose=False):
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
                                      "vars": {"ansible_python_interpreter": sys.executable}}]), encoding="utf-8")
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)] + (["-vvv"] if verbose else [])
-    proc = run(cmd, fleetlib.REPO_ROOT, {"ANSIBLE_CONFIG": str(fleetlib.REPO_ROOT / "ansible.cfg"),
-                                          "PATH": "%s:%s" % (BIN, os.environ["PATH"])})
+    env = {"ANSIBLE_CONFIG": str(fleetlib.REPO_ROOT / "ansible.cfg"), "PATH": "%s:%s" % (BIN, os.environ["PATH"])}
+    proc = run(cmd, fleetlib.REPO_ROOT, env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found = json.loads(results.read_text(encoding="utf-8"))
     return dict(zip([name for name, call in calls], found)), proc
@@ -282,8 +281,8 @@ def test_liquibase_history_and_tag(read):
     result = read[0]["liquibase"]
     assert not result["failed"], result
     assert (result["current_version"], result["current_tag"]) == ("2", "v2")
-    assert [(e["version"], e["author"], e["exectype"]) for e in result["applied"]] == [("1", "alice", "EXECUTED"),
-                                                                                      ("2", "alice", "EXECUTED")]
+    assert [(e["version"], e["author"], e["exectype"]) for e in result["applied"]] == [
+        ("1", "alice", "EXECUTED"), ("2", "alice", "EXECUTED")]
     assert all(e["checksum"].startswith("9:") for e in result["applied"])
     assert result["checksum_problems"] == [] and result["failed_migrations"] == []
     assert result["table"] == '"public"."databasechangelog"'  # found although asked for in another case
@@ -292,8 +291,8 @@ def test_liquibase_history_and_tag(read):
 
 def test_liquibase_removed_changeset_and_cleared_checksum(read):
     result = read[0]["liquibase_changed"]
-    assert sorted((p["version"], p["problem"]) for p in result["checksum_problems"]) == [("1", "checksum_cleared"),
-                                                                                        ("2", "missing")]
+    assert sorted((p["version"], p["problem"]) for p in result["checksum_problems"]) == [
+        ("1", "checksum_cleared"), ("2", "missing")]
 
 
 # --- Alembic ------------------------------------------------------------------------------------------------------
@@ -412,8 +411,8 @@ def prepare_sqitch(scenarios):
     project = scenarios.work / "sqitch"
     sqitch_project(project, SQITCH_CHANGES)
     broken = scenarios.work / "sqitch-broken"
-    sqitch_project(broken, SQITCH_CHANGES + [("broken", "Broken change", "ALTER TABLE nowhere ADD COLUMN x int;\n",
-                                               "SELECT 1;\n")])
+    broken_change = ("broken", "Broken change", "ALTER TABLE nowhere ADD COLUMN x int;\n", "SELECT 1;\n")
+    sqitch_project(broken, SQITCH_CHANGES + [broken_change])
     databases = {dbname: scenarios.database(dbname) for dbname in ("sqitch_deployed", "sqitch_reverted", "sqitch_failed")}
     must(sqitch(project, "deploy", target("sqitch_deployed")))
     must(sqitch(project, "deploy", target("sqitch_reverted")))

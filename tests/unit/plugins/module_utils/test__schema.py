@@ -77,8 +77,8 @@ def test_flyway_history_current_failed_and_undo():
     assert current == "2"  # 10 failed
     assert [entry["version"] for entry in failed] == ["10"] and failed[0]["success"] is False
     assert applied[1]["applied_at"] == "2026-12-01T10:00:01"
-    undone, _, current = _schema.flyway_history(rows + [flyway_row(5, "2", kind="UNDO_SQL")])
-    assert current == "1.1" and len(undone) == 6
+    undone, failed, current = _schema.flyway_history(rows + [flyway_row(5, "2", kind="UNDO_SQL")])
+    assert current == "1.1" and len(undone) == 6 and len(failed) == 1
     assert _schema.flyway_history([]) == ([], [], None)
 
 
@@ -88,12 +88,12 @@ def test_flyway_problems(tmp_path):
     (tmp_path / "sub" / "V2__b.sql").write_bytes(b"select 2;\n")
     (tmp_path / "V3__c.sql").write_bytes(b"select 3;\n")
     (tmp_path / "R__views.sql").write_bytes(b"select 4;\n")
-    applied, _, _ = _schema.flyway_history([
+    applied = _schema.flyway_history([
         flyway_row(1, "1", checksum=_schema.flyway_checksum(b"select 1;\n")),
         flyway_row(2, "2", checksum=12345),
         flyway_row(3, "4", checksum=1),
         dict(flyway_row(4, None, checksum=999), script="R__views.sql"),  # repeatables change on purpose
-    ])
+    ])[0]
     problems, pending = _schema.flyway_problems(applied, str(tmp_path))
     assert [(p["version"], p["problem"]) for p in problems] == [("2", "checksum_mismatch"), ("4", "missing")]
     assert problems[0]["script"] == "sub/V2__b.sql" and problems[0]["recorded"] == 12345
@@ -130,12 +130,12 @@ def test_liquibase_problems(tmp_path):
     (tmp_path / "db").mkdir()
     (tmp_path / "db" / "changelog.sql").write_text("--liquibase formatted sql\n--changeset alice:1\nselect 1;\n",
                                                    encoding="utf-8")
-    applied, _, _, _ = _schema.liquibase_history([
+    applied = _schema.liquibase_history([
         liquibase_row(1, "1"), liquibase_row(2, "2"), dict(liquibase_row(3, "3"), FILENAME="classpath:gone.xml"),
-        dict(liquibase_row(4, "1"), MD5SUM=None, ID="1", FILENAME="db/changelog.sql")])
+        dict(liquibase_row(4, "1"), MD5SUM=None, ID="1", FILENAME="db/changelog.sql")])[0]
     problems = _schema.liquibase_problems(applied, str(tmp_path))
-    assert [(p["version"], p["problem"]) for p in problems] == [("2", "missing"), ("3", "missing"),
-                                                               ("1", "checksum_cleared")]
+    assert [(p["version"], p["problem"]) for p in problems] == [
+        ("2", "missing"), ("3", "missing"), ("1", "checksum_cleared")]
     assert "no longer in db/changelog.sql" in problems[0]["message"]
     assert "changelog classpath:gone.xml" in problems[1]["message"]
 
@@ -201,7 +201,7 @@ def test_alembic_graph_with_a_merge(tmp_path):
     assert chain[0] == "a1" and chain[-1] == "m1" and set(chain) == {"a1", "b1", "c1", "m1"}
     assert [node["revision"] for node in graph["revisions"] if not node["applied"]] == ["d1"]
     assert problems == []
-    _, chain, problems = _schema.alembic_graph(revisions, ["zz"])
+    chain, problems = _schema.alembic_graph(revisions, ["zz"])[1:]
     assert chain == [] and [(p["version"], p["problem"]) for p in problems] == [("zz", "missing")]
 
 
