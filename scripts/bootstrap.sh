@@ -18,6 +18,7 @@ APT_PACKAGES=(
     python3 python3-venv python3-pip
     iproute2 util-linux rsync git make curl ca-certificates
     shellcheck prometheus
+    postgresql sqitch libdbd-pg-perl
 )
 
 log() {
