@@ -343,7 +343,8 @@ def history_line(summary, now=None):
 
     Keeps the keys of ``SUMMARY_FIELDS`` (missing ones are None; others are dropped), turns epoch seconds in
     ``started`` and ``finished`` into ISO 8601 text, and stamps the line with ``time``. ``actor`` may be a name or the
-    operator's dict (its ``name`` is kept).
+    operator's dict (its ``name`` is kept). Without ``finished``, the host's part of the run finished now: a line
+    written by the host's last call of the run (an activation's or a mark's ``unlock``) is stamped then.
     """
     line = {"time": isoformat(now or utc_now()), "event": "run"}
     for field in SUMMARY_FIELDS:
@@ -354,4 +355,6 @@ def history_line(summary, now=None):
         elif field == "actor" and isinstance(value, dict):
             value = value.get("name")
         line[field] = value
+    if line.get("finished") is None:
+        line["finished"] = line["time"]
     return line
