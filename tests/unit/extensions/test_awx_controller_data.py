@@ -62,12 +62,12 @@ def test_job_template_settings_and_playbook(name: str) -> None:
     assert rules.job_template_errors(TEMPLATES[name], PROJECT) == []
 
 
-@pytest.mark.parametrize("where,survey", _surveys(), ids=[w for w, _ in _surveys()])
+@pytest.mark.parametrize("where,survey", _surveys(), ids=[entry[0] for entry in _surveys()])
 def test_survey_passes_awx_rules(where: str, survey: dict[str, Any]) -> None:
     assert rules.survey_spec_errors(survey, where) == []
 
 
-@pytest.mark.parametrize("where,survey", _surveys(), ids=[w for w, _ in _surveys()])
+@pytest.mark.parametrize("where,survey", _surveys(), ids=[entry[0] for entry in _surveys()])
 def test_survey_variables_are_read_by_the_playbooks(where: str, survey: dict[str, Any]) -> None:
     errors = []
     for question in survey["spec"]:
@@ -78,7 +78,7 @@ def test_survey_variables_are_read_by_the_playbooks(where: str, survey: dict[str
 
 def test_yes_no_answers_are_read_with_bool() -> None:
     """Every variable asked as "true"/"false" is read by the roles with | bool."""
-    bool_variables = {ALIASES.get(q["variable"], q["variable"]) for _, s in _surveys() for q in s["spec"]
+    bool_variables = {ALIASES.get(q["variable"], q["variable"]) for _where, s in _surveys() for q in s["spec"]
                       if q["type"] == "multiplechoice" and sorted(q["choices"]) == ["false", "true"]}
     assert bool_variables, "no yes/no question found: the test would check nothing"
     task_files = sorted(ROLES.glob("*/tasks/*.yml"))
@@ -113,7 +113,7 @@ def test_workflow_graph_and_prompts(name: str) -> None:
 def test_workflow_with_a_rollback_does_not_name_its_target(name: str) -> None:
     """The workflow's answers reach every node: fleet_release would be the rollback node's target."""
     workflow = WORKFLOWS[name]
-    nodes, _ = rules.workflow_nodes(workflow)
+    nodes, _edges = rules.workflow_nodes(workflow)
     names = {n["name"] for n in nodes.values() if n["kind"] == "template"}
     deploys = any(TEMPLATES[n]["playbook"].startswith("deploy") for n in names)
     rolls_back = any(TEMPLATES[n]["playbook"] == "rollback.yml" for n in names)

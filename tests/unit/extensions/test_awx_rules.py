@@ -93,7 +93,7 @@ SURVEY_BREAKS = [
 ]
 
 
-@pytest.mark.parametrize("change,message", [(c, m) for _, c, m in SURVEY_BREAKS], ids=[i for i, _, _ in SURVEY_BREAKS])
+@pytest.mark.parametrize("change,message", [entry[1:] for entry in SURVEY_BREAKS], ids=[entry[0] for entry in SURVEY_BREAKS])
 def test_a_broken_survey_fails(change: Callable[[dict[str, Any]], None], message: str) -> None:
     survey = _survey()
     change(survey)
@@ -294,7 +294,7 @@ def _exported() -> dict[str, Any]:
 def test_valid_workflows_pass_in_both_forms() -> None:
     assert rules.workflow_errors(_simplified(), TEMPLATES) == []
     assert rules.workflow_errors(_exported(), TEMPLATES) == []
-    nodes, _ = rules.workflow_nodes(_exported())
+    nodes, _edges = rules.workflow_nodes(_exported())
     assert nodes["a"]["kind"] == "approval" and nodes["s"]["edges"]["success"] == ["a"]
 
 
@@ -329,7 +329,7 @@ WORKFLOW_BREAKS: list[tuple[str, Callable[[], dict[str, Any]], Callable[[dict[st
 ]
 
 
-@pytest.mark.parametrize("make,change,message", [(m, c, s) for _, m, c, s in WORKFLOW_BREAKS], ids=[i for i, _, _, _ in WORKFLOW_BREAKS])
+@pytest.mark.parametrize("make,change,message", [entry[1:] for entry in WORKFLOW_BREAKS], ids=[entry[0] for entry in WORKFLOW_BREAKS])
 def test_a_broken_workflow_fails(make: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]], None], message: str) -> None:
     workflow = make()
     change(workflow)
