@@ -275,10 +275,11 @@ def on_hosts(hosts, step):
 # -- tests --------------------------------------------------------------------------------------------------------
 
 def test_ansistrano_and_capistrano_hosts_adopted_then_rolled_back_and_deployed_under_load(fleet, releases, clean, hand_conf, tmp_path):
-    """us: Capistrano; eu: the real ansistrano role; ap: ansistrano's steps as shell commands, same release names."""
-    cap_view, ans_view = fleet.view(fleet.regions[:1]), fleet.view(fleet.regions[1:])
-    caps, real, copies = names(cap_view), names(fleet.view(fleet.regions[1:2])), names(fleet.view(fleet.regions[2:]))
-    ansistrano = real + copies
+    """Two regions: the first laid out by Capistrano; the second by ansistrano - half of its hosts by the real role,
+    the other half by its steps as shell commands, with the same release names."""
+    cap_view, ans_view, both = fleet.view(fleet.regions[:1]), fleet.view(fleet.regions[1:2]), fleet.view(fleet.regions[:2])
+    caps, ansistrano = names(cap_view), names(ans_view)
+    real, copies = ansistrano[:len(ansistrano) // 2], ansistrano[len(ansistrano) // 2:]
     c1, c2, c3 = "20240101120000", "20240102120000", "20240103120000"
 
     def capistrano(host):
@@ -309,19 +310,14 @@ def test_ansistrano_and_capistrano_hosts_adopted_then_rolled_back_and_deployed_u
         ansistrano_reproduced(fleet, host, killed, releases["a2"][0], finish=False)
 
     on_hosts(ansistrano, reproduce)
-    restart_apps(fleet)
-    laid_out = snapshot(fleet)
+    restart_apps(both)
+    laid_out = snapshot(both)
     if roles is not None:  # the reproduction is the real thing, file for file and link for link
         assert ({key[1]: value for key, value in laid_out.items() if key[0] == real[0]}
                 == {key[1]: value for key, value in laid_out.items() if key[0] == copies[0]})
 
-    # Hosts that disagree (another tool) stop the run before anything is written anywhere.
-    proc, out = play(fleet, ADOPT)
-    assert proc.returncode != 0 and "Adoption refused; nothing was written on any host" in out, out
-    assert all("%s: laid out by capistrano, most hosts by ansistrano" % host in out for host in caps), out
-    assert adopted(fleet) == [] and snapshot(fleet) == laid_out and locks_left(fleet) == []
-
-    # Another run holds the fleet-wide lock: refused, naming it, nothing written. Check mode writes nothing either.
+    # Hosts that disagree (another tool) stop the run before anything is written anywhere; so does another run's
+    # fleet-wide lock (named); check mode writes nothing either.
     taken = time.time()
     lock = fleet.host_path(caps[0], FLEET_LOCK)
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -331,9 +327,13 @@ def test_ansistrano_and_capistrano_hosts_adopted_then_rolled_back_and_deployed_u
     (proc, out), checked = parallel(lambda: play(cap_view, ADOPT), lambda: ans_view.ansible_playbook(ADOPT, "--diff", check=True))
     assert proc.returncode != 0 and "alice@elsewhere run 20260101T000000Z-7" in out, out
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert adopted(fleet) == [] and snapshot(fleet) == laid_out
+    assert adopted(both) == [] and snapshot(both) == laid_out
     lock.unlink()
-    assert locks_left(fleet) == []
+    proc, out = play(both, ADOPT)
+    assert proc.returncode != 0 and "Adoption refused; nothing was written on any host" in out, out
+    # As many hosts of each: the tie goes to the first name (every host computes the same).
+    assert all("%s: laid out by capistrano, most hosts by ansistrano" % host in out for host in caps), out
+    assert adopted(both) == [] and snapshot(both) == laid_out and locks_left(both) == []
 
     # Capistrano: order from revisions.log, the release that died left out, log shared. ansistrano: order from the
     # names, the killed release left out, and the live configuration kept as the current release's snapshot.
@@ -363,44 +363,40 @@ def test_ansistrano_and_capistrano_hosts_adopted_then_rolled_back_and_deployed_u
     assert record["operator"]["name"] and record["controller"] and record["reason"] == "leaving ansistrano"
     assert {host: (entry["tool"], entry["to"], entry["releases"], entry["outcome"], entry["unfinished"])
             for host, entry in record["hosts"].items()} == {host: ("ansistrano", a2, [a1, a2], "adopted", [killed]) for host in ansistrano}
-    assert locks_left(fleet) == []
-    after = snapshot(fleet)
+    assert locks_left(both) == []
+    after = snapshot(both)
     assert {key: value for key, value in after.items() if key in laid_out} == laid_out  # nothing moved, renamed or deleted
 
-    # Adopting twice changes nothing (the run leaves only its line in each host's history, and its audit record); the
-    # previous release each old tool left, under continuous requests.
-    def again():
-        proc, out = play(ans_view, ADOPT, extra_vars=config)
-        assert proc.returncode == 0, out
-        assert all(recap(out)[name]["changed"] == 0 for name in ansistrano), out
-        unchanged = snapshot(fleet)
-        assert all(history(fleet, host)[-1]["outcome"] == "unchanged" for host in ansistrano)
-        under_load(ans_view, ROLLBACK, extra_vars={"fleet_reason": "first rollback after adoption"})
-        return unchanged
-
-    unchanged, dummy = parallel(again, lambda: under_load(cap_view, ROLLBACK, extra_vars={"fleet_reason": "first rollback after adoption"}))
-    assert {key: value for key, value in unchanged.items() if key[0] in ansistrano and key[1] != ".fleet/history.jsonl"} == {
+    # Adopting twice changes nothing (the run leaves only its line in each host's history, and its audit record), while
+    # the Capistrano hosts go back to the previous release Capistrano left, under continuous requests.
+    (proc, out), dummy = parallel(lambda: play(ans_view, ADOPT, extra_vars=config),
+                                  lambda: under_load(cap_view, ROLLBACK, extra_vars={"fleet_reason": "first rollback after adoption"}))
+    assert proc.returncode == 0, out
+    assert all(recap(out)[name]["changed"] == 0 for name in ansistrano), out
+    assert all(history(fleet, host)[-1]["outcome"] == "unchanged" for host in ansistrano)
+    unchanged = snapshot(ans_view)
+    assert {key: value for key, value in unchanged.items() if key[1] != ".fleet/history.jsonl"} == {
         key: value for key, value in after.items() if key[0] in ansistrano and key[1] != ".fleet/history.jsonl"}
-    expected = dict({host: c1 for host in caps}, **{host: a1 for host in ansistrano})
-    assert currents(fleet) == expected and {name: health(fleet, name)["release"] for name in names(fleet)} == expected
+    expected = dict({host: c1 for host in caps}, **{host: a2 for host in ansistrano})
+    assert currents(both) == expected and {name: health(fleet, name)["release"] for name in names(both)} == expected
 
     # The next release into the same releases/ directories, named as ansistrano names them (Capistrano sorts it last too).
     a3 = utc_name(killed)
     artifact, sha = fleet.build_release(a3)
-    under_load(fleet, DEPLOY, extra_vars=dict(config, fleet_release=a3, fleet_artifact=str(artifact), fleet_artifact_sha256=sha))
-    assert set(currents(fleet).values()) == {a3} and {health(fleet, name)["release"] for name in names(fleet)} == {a3}
-    for name in names(fleet):
+    under_load(both, DEPLOY, extra_vars=dict(config, fleet_release=a3, fleet_artifact=str(artifact), fleet_artifact_sha256=sha))
+    assert set(currents(both).values()) == {a3} and {health(fleet, name)["release"] for name in names(both)} == {a3}
+    for name in names(both):
         assert manifest(fleet, name, a3)["sequence"] == 3
     assert all(sorted(os.listdir(fleet.host_path(host, ROOT + "/releases"))) == [c1, c2, c3, a3] for host in caps)
     assert all(sorted(os.listdir(fleet.host_path(host, ROOT + "/releases"))) == [a1, a2, killed, a3] for host in ansistrano)
     # The old tool's record is untouched: Capistrano still finds its releases and its log.
     assert all(fleet.host_path(host, ROOT + "/revisions.log").read_text().count("deployed as release") == 2 for host in caps)
 
-    # Back to the release adopted with its configuration: the snapshot adoption took is restored (an edit by hand
-    # since is undone, and saved as drift). a2 was rolled back from, so it is named on purpose.
+    # Rolled back, the ansistrano hosts go to the release ansistrano left, with the configuration adoption kept for it
+    # (an edit by hand since is undone, and saved as drift).
     for host in ansistrano:
         fleet.host_path(host, APP_CONF).write_text(live[host] + "greeting = edited by hand\n")
-    under_load(ans_view, ROLLBACK, extra_vars=dict(config, fleet_release=a2, fleet_allow_bad_release=True))
+    under_load(ans_view, ROLLBACK, extra_vars=config)
     for host in ansistrano:
         assert health(fleet, host)["release"] == a2 and app_conf(fleet, host) == live[host]
         assert "greeting" not in health(fleet, host)["config"]
