@@ -57,7 +57,7 @@ notes:
   - The old tools' release names (C(20240101120000Z), C(20240101120000), C(7)) are valid release ids of this
     collection. A directory whose name is not (it starts with a dot, has a space) is left alone and listed in
     RV(skipped).
-  - A host locked by a run of this collection (C(.fleet/lock)) is refused, unless the lock is that of O(run_id): the run
+  - A host locked by a run of this collection (C(.fleet/lock)) is refused, unless the lock is that of O(run_id), the run
     that adopts (C(playbooks/adopt.yml) locks each host before it writes).
 seealso:
   - module: fleetops.release.release_info
