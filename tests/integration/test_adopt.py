@@ -95,8 +95,7 @@ def deployer_deploy(fleet, host, number, tarball, rollback_to=None):
 
 
 def restart_apps(fleet):
-    for name in names(fleet):
-        sh(fleet, name, "%s restart" % fleet.fleetapp_ctl)
+    on_hosts(names(fleet), lambda name: sh(fleet, name, "%s restart" % fleet.fleetapp_ctl))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if all(set(fleet.lb_servers(region).values()) == {"UP"} for region in fleet.regions):
