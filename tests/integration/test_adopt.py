@@ -2,17 +2,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""playbooks/adopt.yml over real SSH against the test fleet (3 hosts, one per region, is enough: FLEET_SIZE=3).
+"""playbooks/adopt.yml over real SSH against the test fleet (FLEET_SIZE=6 is enough: rolling a region under load
+needs two hosts in it; any size with three regions works).
 
 The hosts are laid out by the old tools: ansistrano by RUNNING its real deploy role (ansistrano/deploy, copy strategy
 from a local directory) when a copy of it is at hand (FLEET_ANSISTRANO_MIRROR, default /work/.mirror, a git mirror
-of github.com/ansistrano/deploy; nothing of it is vendored into the collection) and always ALSO by the shell commands
-its tasks run (cited per step), on another host with the same release names: the preflight then proves that both
-layouts read the same. Capistrano and Deployer (Ruby, PHP: not installed here) by the shell commands those tools run,
-cited per step. deploy_helper layouts are covered by tests/unit/plugins/module_utils/test_adopt.py.
+of github.com/ansistrano/deploy; nothing of it is vendored into the collection; without it a warning says so) and
+always ALSO by the shell commands its tasks run (cited per step), on other hosts with the same release names: the
+two layouts must be identical. Capistrano and Deployer (Ruby, PHP: not installed here) by the shell commands those
+tools run, cited per step. deploy_helper layouts are covered by tests/unit/plugins/module_utils/test_adopt.py.
 
-Each region is its own inventory view where a step concerns one tool (Fleet.view): the fleet-wide lock of a view is
-on its first host, the audit directory is the fleet's."""
+Each region is its own inventory view (Fleet.view), with its own fleet-wide lock (on the view's first host) and load
+balancer, so that the runs of different views go side by side; the audit directory is the fleet's."""
 
 from __future__ import annotations
 
