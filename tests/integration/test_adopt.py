@@ -393,10 +393,13 @@ def test_ansistrano_and_capistrano_hosts_adopted_then_rolled_back_and_deployed_u
     assert all(fleet.host_path(host, ROOT + "/revisions.log").read_text().count("deployed as release") == 2 for host in caps)
 
     # Rolled back, the ansistrano hosts go to the release ansistrano left, with the configuration adoption kept for it
-    # (an edit by hand since is undone, and saved as drift).
+    # (an edit by hand since is undone, and saved as drift); meanwhile, adopting the Capistrano hosts again after a
+    # deploy of ours changes nothing.
     for host in ansistrano:
         fleet.host_path(host, APP_CONF).write_text(live[host] + "greeting = edited by hand\n")
-    under_load(ans_view, ROLLBACK, extra_vars=config)
+    dummy, (proc, out) = parallel(lambda: under_load(ans_view, ROLLBACK, extra_vars=config), lambda: play(cap_view, ADOPT))
+    assert proc.returncode == 0, out
+    assert all(recap(out)[name]["changed"] == 0 for name in caps), out
     for host in ansistrano:
         assert health(fleet, host)["release"] == a2 and app_conf(fleet, host) == live[host]
         assert "greeting" not in health(fleet, host)["config"]
