@@ -416,12 +416,13 @@ def desired_state(store, adoption):
     return before, after
 
 
-def apply(adoption, actor=None, check_mode=False, now=None):
+def apply(adoption, actor=None, check_mode=False, now=None, run_id=None):
     """Write the manifests and state.json the plan says. Returns ``(changed, written, before, after)``: ``written`` the
-    release ids whose manifest is (or would be) written, ``before``/``after`` the state without its time stamp."""
+    release ids whose manifest is (or would be) written, ``before``/``after`` the state without its time stamp.
+    ``run_id``: the run that holds the host lock (adopt.yml locks each host before it adopts); any other lock refuses."""
     store = ReleaseStore(adoption["app_root"])
     lock = read_json(store.lock_path) if os.path.exists(store.lock_path) else None
-    if lock:
+    if lock and not (run_id and isinstance(lock, dict) and lock.get("run_id") == run_id):
         raise AdoptError("%s is locked by %s (%s); wait for that run to finish before adopting" % (
             store.root, lock.get("holder") if isinstance(lock, dict) else lock, store.lock_path))
     written = []
@@ -440,7 +441,7 @@ def apply(adoption, actor=None, check_mode=False, now=None):
         if state_changed:
             os.makedirs(store.fleet_dir, 0o755, exist_ok=True)
             store.write_state(after, now)
-            store.append_history({"time": isoformat(now), "event": "adopt", "from": adoption["from"], "actor": actor,
+            store.append_history({"time": isoformat(now), "event": "adopt", "from": adoption["from"], "actor": actor, "run_id": run_id,
                                   "releases": after["adopted"]["releases"] if after.get("adopted") else None,
                                   "current": adoption["current"]})
     return bool(written) or state_changed, written, _without_time(before), _without_time(after)

@@ -57,7 +57,8 @@ notes:
   - The old tools' release names (C(20240101120000Z), C(20240101120000), C(7)) are valid release ids of this
     collection. A directory whose name is not (it starts with a dot, has a space) is left alone and listed in
     RV(skipped).
-  - A host locked by a run of this collection (C(.fleet/lock)) is refused.
+  - A host locked by a run of this collection (C(.fleet/lock)) is refused, unless the lock is that of O(run_id), the run
+    that adopts (C(playbooks/adopt.yml) locks each host before it writes).
 seealso:
   - module: fleetops.release.release_info
 author:
@@ -194,7 +195,8 @@ def main():
     params = module.params
     try:
         adoption = plan(params["app_root"], params["from"], params["order"])
-        changed, written, before, after = apply(adoption, actor=actor_of(module), check_mode=module.check_mode)
+        changed, written, before, after = apply(adoption, actor=actor_of(module), check_mode=module.check_mode,
+                                                run_id=params["run_id"])
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

@@ -295,6 +295,14 @@ def test_a_locked_host_is_refused(tmp_path):
     write(str(root / ".fleet" / "lock"), json.dumps({"holder": "alice run 1"}))
     with pytest.raises(AdoptError, match="locked by alice run 1"):
         adopt(root)
+    # Another run's lock is refused; the lock of the run that adopts (adopt.yml locks each host first) is not.
+    write(str(root / ".fleet" / "lock"), json.dumps({"holder": "alice run 20260101T000000Z-1", "run_id": "20260101T000000Z-1"}))
+    with pytest.raises(AdoptError, match="locked by alice run 20260101T000000Z-1"):
+        adopt(root, run_id="20260101T000000Z-2")
+    adoption, (changed, written, _before, _after) = adopt(root, run_id="20260101T000000Z-1")
+    assert changed and written == ["20240101120000Z"]
+    history = (root / ".fleet" / "history.jsonl").read_text().splitlines()
+    assert json.loads(history[-1])["run_id"] == "20260101T000000Z-1" and adoption["current"] == "20240101120000Z"
 
 
 def test_invalid_names_are_left_alone(tmp_path):
