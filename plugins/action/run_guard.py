@@ -31,7 +31,7 @@ from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 ARGUMENT_SPEC = {
     "step": {"type": "str", "default": "decide", "choices": ["start", "decide"]},
-    "operation": {"type": "str", "choices": ["deploy", "rollback", "drill"]},
+    "operation": {"type": "str", "choices": ["deploy", "rollback", "drill", "adopt"]},
     "trigger": {"type": "str", "default": "manual", "choices": ["manual", "automatic"]},
     "run_id": {"type": "str"},
     "allowed_operators": {"type": "list", "elements": "str", "default": []},
@@ -83,7 +83,7 @@ class ActionModule(ActionBase):
     @staticmethod
     def _start(args, operator):
         if not args["operation"]:
-            raise GuardError("step=start needs operation, written literally in the playbook (deploy or rollback)")
+            raise GuardError("step=start needs operation, written literally in the playbook (deploy, rollback, drill or adopt)")
         if args["run_id"]:
             raise GuardError("step=start issues the run id itself; run_id %r was given (do not set fleet_run_id)" % args["run_id"])
         now = time.time()

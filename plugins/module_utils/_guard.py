@@ -42,7 +42,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._audit import (
 )
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, isoformat
 
-OPERATIONS = ("deploy", "rollback", "automatic_rollback", "drill")
+OPERATIONS = ("deploy", "rollback", "automatic_rollback", "drill", "adopt")
 REASON_OPERATIONS = ("rollback", "automatic_rollback")  # require_reason applies to these
 FROZEN_OPERATIONS = ("deploy",)  # freeze windows never stop a rollback or a drill
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

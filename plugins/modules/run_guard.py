@@ -24,7 +24,8 @@ description:
     Without a fleet policy read for this run (an empty C(fleet_lock_host)) the run is refused."
   - "Rules: only the allowed operators may run anything (when a list is set); a rollback or automatic rollback needs
     O(reason) when a reason is required; a deploy is refused inside a freeze window, while rollbacks, automatic
-    rollbacks and drills are always allowed; a new automatic rollback is refused while the last one is within the
+    rollbacks, drills and adoptions (which write bookkeeping beside the releases and change nothing live) are always
+    allowed; a new automatic rollback is refused while the last one is within the
     cooldown, or when the maximum of them started within the window."
   - "Variables may only tighten the fleet policy: allowed operators are the intersection when both name some; freeze
     windows are both lists; a reason is required when either requires it; the longer cooldown and the smaller maximum
@@ -54,7 +55,7 @@ options:
       - With O(step=start), the operation of the playbook, written literally in it. Ignored by O(step=decide), which
         judges the operation of the run record.
     type: str
-    choices: [deploy, rollback, drill]
+    choices: [deploy, rollback, drill, adopt]
   trigger:
     description:
       - With O(step=start), V(automatic) makes a rollback an automatic one (launched by monitoring or a schedule); the

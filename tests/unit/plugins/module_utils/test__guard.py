@@ -106,6 +106,9 @@ def test_allowed_operators():
     assert "ask one of them" in verdict["refusals"][0]["message"] and "alice, carol" in verdict["refusals"][0]["message"]
     assert evaluate("deploy", dict(ALICE, name="Alice"), NOW, allowed_operators=["alice"])["allowed"] is False
     assert evaluate("drill", dict(ALICE, name="anyone"), NOW, allowed_operators=[])["allowed"]
+    # An adoption is judged too: only the allowed operators adopt a fleet.
+    assert not evaluate("adopt", dict(ALICE, name="mallory"), NOW, allowed_operators=["alice"])["allowed"]
+    assert evaluate("adopt", ALICE, NOW, allowed_operators=["alice"])["allowed"]
 
 
 @pytest.mark.parametrize("operation, reason, allowed", [
@@ -130,7 +133,7 @@ def test_every_refusal_is_listed_in_one_message():
 
 
 def test_unknown_operation_is_an_error():
-    with pytest.raises(GuardError, match="operation must be one of deploy, rollback, automatic_rollback, drill"):
+    with pytest.raises(GuardError, match="operation must be one of deploy, rollback, automatic_rollback, drill, adopt"):
         evaluate("upgrade", ALICE, NOW)
 
 
@@ -142,7 +145,7 @@ def test_one_off_window_refuses_deploys_only():
     verdict = evaluate("deploy", ALICE, NOW, freeze_windows=windows)
     assert not verdict["allowed"] and verdict["freeze_window"] == "year-end"
     assert "until 2026-11-30T23:00:00Z" in verdict["refusals"][0]["message"]
-    for operation in ("rollback", "automatic_rollback", "drill"):
+    for operation in ("rollback", "automatic_rollback", "drill", "adopt"):
         verdict = evaluate(operation, ALICE, NOW, freeze_windows=windows)
         assert verdict["allowed"] and verdict["freeze_window"] is None
 
