@@ -28,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -423,6 +424,29 @@ def _yaml_scalar(value) -> str:
 def _yaml_mapping(mapping: dict, indent: int) -> list[str]:
     pad = " " * indent
     return [f"{pad}{key}: {_yaml_scalar(value)}" for key, value in mapping.items()]
+
+
+def tree_signature(root) -> dict | None:
+    """What a restore must reproduce of a directory tree, per relative path: type, mode, owner, and for a file its size
+    and mtime (``cp -a`` keeps it; any write changes it), for a symlink its target. None when ``root`` does not exist.
+    The root's own entry and directories' times are left out: a run that made and removed a file (a lock) changed
+    nothing a test can see."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            info = os.lstat(path)
+            rel = os.path.relpath(path, root)
+            if stat.S_ISLNK(info.st_mode):
+                found[rel] = ("link", os.readlink(path))
+            elif stat.S_ISDIR(info.st_mode):
+                found[rel] = ("dir", info.st_mode, info.st_uid, info.st_gid)
+            else:
+                found[rel] = ("file", info.st_mode, info.st_uid, info.st_gid, info.st_size, info.st_mtime_ns)
+    return found
 
 
 class FleetPaths:
@@ -1327,6 +1351,7 @@ class Fleet:
         self.blue_green = bool(self.description.get("blue_green"))
         self.fleetapp_ctl = self.paths.fleetapp_ctl
         self.release_dir = Path(release_dir) if release_dir is not None else self.state_dir / "releases"
+        self.last_restored: list[str] = []  # the hosts the last restore_checkpoint put back (the others were as saved)
 
     def __repr__(self):
         return f"Fleet({str(self.state_dir)!r}, {len(self.hosts)} hosts)"
@@ -1447,13 +1472,26 @@ class Fleet:
         self._on_every_host(save)
         return target
 
+    def _as_saved(self, host, saved: Path, release: str | None) -> bool:
+        """The host is exactly as checkpointed in ``saved``: its /srv/app and /etc/fleetapp trees match the saved
+        copies (tree_signature), no fleet lock (/srv/fleetops), and its app answers ``release`` on /health."""
+        if release is None or self.host_path(host.name, "/srv/fleetops").exists():
+            return False
+        if tree_signature(self.host_path(host.name, "/srv/app")) != tree_signature(saved / "app"):
+            return False
+        if tree_signature(self.host_path(host.name, "/etc/fleetapp")) != tree_signature(saved / "etc-fleetapp"):
+            return False
+        return self._health_release(host) == release
+
     def restore_checkpoint(self, label: str, release: str | None, timeout: float = 30.0) -> None:
         """Put every host back to a saved checkpoint instead of deploying it again: stop the app (fleetapp-ctl), replace
         /srv/app and the content of /etc/fleetapp (a mount point: emptied, not replaced) with the saved copies, remove
         /srv/fleetops (the fleet lock), start the app again with fleetapp-ctl (when the checkpoint has a release), put
         every server back in rotation in its region's HAProxy (and its server-state file), then verify: each host
         answers ``release`` on /health and every server is UP (``release`` None: the checkpoint has no release, no
-        app runs)."""
+        app runs).  Only the hosts that differ from the checkpoint are put back (stop, copy, start): a host whose
+        trees are as saved, without a fleet lock, and whose app answers ``release``, is left running (the modules
+        before often changed only some hosts, or one region); self.last_restored names the hosts put back."""
         source = self.checkpoint_dir(label)
         if not source.is_dir():
             raise FleetError(f"no checkpoint {label} in {source.parent}: save_checkpoint({label!r}) first")
@@ -1473,7 +1511,12 @@ class Fleet:
             if release is not None:
                 self.ssh(host.name, f"{self.fleetapp_ctl} start", check=True)
 
-        self._on_every_host(put_back)
+        changed = [host for host, same in zip(self.hosts, self._on_every_host(lambda host: self._as_saved(host, source / host.name, release)))
+                   if not same]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(changed) or 1)) as pool:
+            for future in [pool.submit(put_back, host) for host in changed]:
+                future.result()
+        self.last_restored = [host.name for host in changed]
         for region in self.regions:
             for backend, servers in self.lb_backends(region).items():
                 for server in servers:

@@ -29,6 +29,24 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "fleet: needs the local test fleet (root, sshd, haproxy; see tests/fleet/)")
 
 
+def _state_group(items) -> int:
+    """0: the module starts from the base state (on_base); 2: from empty apps (empty_apps); 1: neither."""
+    names = set().union(*(getattr(item, "fixturenames", ()) for item in items))
+    return 0 if "on_base" in names else 2 if "empty_apps" in names else 1
+
+
+def pytest_collection_modifyitems(session, config, items):  # pylint: disable=unused-argument
+    """Run the modules that start from the base state one after the other first, then those that need no particular
+    state, then those that start from empty apps (each group in file order): a module's base state is then put back
+    from the one before it, which changed only some hosts (often one region), and restore_checkpoint puts back only
+    the hosts that differ; after an empty-apps module it would have to restore every host."""
+    modules = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    order = {path: (_state_group(group), index) for index, (path, group) in enumerate(modules.items())}
+    items.sort(key=lambda item: order[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory):
     """The session's fleet, a fleetlib.Fleet: brought up once, taken down at the end."""

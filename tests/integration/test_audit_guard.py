@@ -7,6 +7,11 @@
 Every run writes one audit record (JSON lines, a file per day) to the fleet's audit directory on the controller
 (fleet_audit_dir in the test inventory); the fleet-wide lock lives on the fleet's first host. The module deploys its
 own releases (a-*) on top of the session's base state (every host on base-2, conftest.py on_base).
+
+The first test deploys to the whole fleet (an audit record, gates and progress lines of three regions); the others run
+on its first region (conftest.py one_region: 4 hosts, which hold the fleet-wide lock's host): a rollback's record, a
+mark, a refusal or a lock is the same in one region as in three, and each of their dozen runs then costs a third of the
+hosts.
 """
 
 from __future__ import annotations
@@ -99,7 +104,8 @@ def test_a_deploy_writes_one_complete_audit_record_the_host_histories_agree_and_
 
 
 def test_an_automatic_rollback_is_audited_marks_the_release_bad_and_a_redeploy_needs_an_override(
-        fleet, releases, on_base, audit_dir):
+        one_region, releases, on_base, audit_dir):
+    fleet = one_region  # one region: see the module docstring
     assert set(currents(fleet).values()) == {"a-2"}
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_trigger": "automatic", "fleet_reason": "error rate 12% on checkout"})
     assert proc.returncode == 0, out
@@ -120,7 +126,8 @@ def test_an_automatic_rollback_is_audited_marks_the_release_bad_and_a_redeploy_n
     assert proc.returncode == 0, out
 
 
-def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_nothing(fleet, on_base, audit_dir):
+def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_nothing(one_region, on_base, audit_dir):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet)
     proc, out = play(fleet, ROLLBACK, extra_vars={"fleet_trigger": "automatic", "fleet_reason": "flapping alert",
                                                   "fleet_auto_rollback_cooldown": "1h"})
@@ -129,7 +136,8 @@ def test_a_second_automatic_rollback_within_the_cooldown_is_refused_and_changes_
 
 
 def test_a_rolled_back_release_is_never_the_rollback_target_and_a_manual_rollback_is_audited(
-        fleet, releases, on_base, audit_dir):
+        one_region, releases, on_base, audit_dir):
+    fleet = one_region  # one region: see the module docstring
     # a-2 is marked bad (above); from a-3 the rollback skips it and goes to the base release before it.
     proc, out = deploy(fleet, releases, "a-3")
     assert proc.returncode == 0, out
@@ -143,7 +151,8 @@ def test_a_rolled_back_release_is_never_the_rollback_target_and_a_manual_rollbac
     assert {(row["from"], row["to"]) for row in record["hosts"].values()} == {("a-3", on_base)}
 
 
-def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases, on_base):
+def test_an_operator_not_allowed_is_refused_and_nothing_changes(one_region, releases, on_base):
+    fleet = one_region  # one region: see the module docstring
     before = currents(fleet), lb_statuses(fleet)
     proc, out = deploy(fleet, releases, "a-4", extra_vars={"fleet_allowed_operators": ["alice", "bob"]})
     assert proc.returncode != 0 and "root" in out and "alice" in out, out
@@ -151,7 +160,8 @@ def test_an_operator_not_allowed_is_refused_and_nothing_changes(fleet, releases,
     assert not any(fleet.host_path(name, "/srv/app/releases/a-4").exists() for name in names(fleet))
 
 
-def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(fleet, releases, on_base):
+def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(one_region, releases, on_base):
+    fleet = one_region  # one region: see the module docstring
     now = datetime.datetime.now(datetime.timezone.utc)
     window = [{"name": "sale freeze", "start": (now - datetime.timedelta(hours=1)).isoformat(),
                "end": (now + datetime.timedelta(hours=1)).isoformat()}]
@@ -164,7 +174,8 @@ def test_a_freeze_window_refuses_a_deploy_but_not_a_rollback(fleet, releases, on
     assert proc.returncode == 0, out
 
 
-def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audited(fleet, releases, on_base, audit_dir, tmp_path):
+def test_a_second_run_is_refused_naming_the_first_and_a_stale_lock_break_is_audited(one_region, releases, on_base, audit_dir, tmp_path):
+    fleet = one_region  # one region: see the module docstring
     hook = tmp_path / "hold.yml"
     hook.write_text(
         "- name: Tell the test the first run is in its waves\n"

@@ -33,8 +33,7 @@ import pytest
 import fleetlib
 
 from test_release_lifecycle import DEPLOY, ROLLBACK, deploy, health, names, play
-from test_waves import lb_statuses, plan, summary
-from test_waves_recovery import hold_in_wave_two_hook
+from test_waves import hold_in_wave_two_hook, lb_statuses, plan, summary
 
 pytestmark = pytest.mark.fleet
 

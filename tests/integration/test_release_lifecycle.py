@@ -2,7 +2,14 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The release lifecycle over real SSH against the test fleet: deploy.yml, rollback.yml and the modules."""
+"""The release lifecycle over real SSH against the test fleet: deploy.yml, rollback.yml and the modules.
+
+The tests run on one region of the fleet (conftest.py one_region: 4 hosts, waves of 1, 1 and 2): a release's
+lifecycle on a host (first deploy, rollback, marks, check mode, locks, become, paramiko, the modules) is the same in
+one region as in three, and each of the module's two dozen runs then costs a third of the hosts. The first deploy of
+the whole fleet from an empty /srv/app, over three regions, is the session's base state (conftest.py base_checkpoint);
+waves over several regions are test_waves.py's.
+"""
 
 from __future__ import annotations
 
@@ -96,7 +103,8 @@ def deploy(fleet, releases, release_id, **kwargs):
 
 # -- deploy and rollback ---------------------------------------------------------------------------------
 
-def test_deploy_rollback_cycle(fleet, releases):
+def test_deploy_rollback_cycle(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
     proc, out = deploy(fleet, releases, "v1")
     assert proc.returncode == 0, out
     proc, out = deploy(fleet, releases, "v2", extra_vars={"fleet_reason": "ship v2"})
@@ -139,7 +147,8 @@ def test_deploy_rollback_cycle(fleet, releases):
     assert {health(fleet, name)["release"] for name in names(fleet)} == {"v2"}
 
 
-def test_check_mode_changes_nothing(fleet, releases):
+def test_check_mode_changes_nothing(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
     before_current, before_history = currents(fleet), history_lengths(fleet)
     proc, out = deploy(fleet, releases, "v3", check=True)
     assert proc.returncode == 0, out
@@ -156,7 +165,8 @@ def test_check_mode_changes_nothing(fleet, releases):
 # load balancers.
 
 
-def test_rollback_refuses_mixed_targets(fleet, releases):
+def test_rollback_refuses_mixed_targets(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
     """Hosts whose previous releases differ would end up inconsistent: refused unless a target is named."""
     odd = names(fleet)[0]
     # Every host runs v2 with v1 before it. v2 is known-bad since the first test's rollback, so the automatic target
@@ -183,7 +193,8 @@ def test_rollback_refuses_mixed_targets(fleet, releases):
 # test_refusals.py::test_bad_inputs_are_refused_at_once_before_any_change (fleet_release 'n-3\n').
 
 
-def test_missing_artifact_is_refused(fleet):
+def test_missing_artifact_is_refused(one_region):
+    fleet = one_region  # one region: see the module docstring
     proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": "v9", "fleet_artifact": "/nonexistent/v9.tar.gz"})
     assert proc.returncode != 0 and "/nonexistent/v9.tar.gz does not exist" in out
 
@@ -191,13 +202,15 @@ def test_missing_artifact_is_refused(fleet):
 # A checksum mismatch: test_hostile_artifacts.py::test_checksum_of_the_artifact_is_checked_on_the_controller.
 
 
-def test_same_id_other_artifact_is_an_error(fleet, releases):
+def test_same_id_other_artifact_is_an_error(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
     path, dummy = releases["v3"]
     proc, out = play(fleet, DEPLOY, extra_vars={"fleet_release": "v1", "fleet_artifact": str(path)})
     assert proc.returncode != 0 and "never reused" in out
 
 
-def test_switch_to_missing_release_changes_nothing(fleet):
+def test_switch_to_missing_release_changes_nothing(one_region):
+    fleet = one_region  # one region: see the module docstring
     target = names(fleet)[1]
     before = currents(fleet)
     result, proc = adhoc(fleet, target, "fleetops.release.release_switch", {"release": "v404"})
@@ -207,7 +220,8 @@ def test_switch_to_missing_release_changes_nothing(fleet):
 
 # -- modules over SSH -----------------------------------------------------------------------------------
 
-def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
+def test_retention_never_removes_current_previous_or_pinned(one_region, tmp_path):
+    fleet = one_region  # one region: see the module docstring
     host = names(fleet)[2]
     root = "/srv/retention"
     fleet.ssh(host, "rm -rf %s" % root, check=True)  # what an earlier session left on a reused fleet (FLEET_REUSE=1)
@@ -236,7 +250,8 @@ def test_retention_never_removes_current_previous_or_pinned(fleet, tmp_path):
     assert pruned[host]["pruned"] == ["r1"], pruned
 
 
-def test_lock_contention(fleet, releases):
+def test_lock_contention(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
     host = names(fleet)[3]
     # Another operator's lock: written on the host, because release_lock names its holder itself (the operator here).
     taken = datetime.datetime.now(datetime.timezone.utc)
@@ -262,8 +277,9 @@ def test_lock_contention(fleet, releases):
         assert not os.path.exists(fleet.host_path(name, "/srv/app/.fleet/lock"))
 
 
-def test_become_with_a_non_root_user(fleet, releases):
-    host = names(fleet)[4]
+def test_become_with_a_non_root_user(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
+    host = names(fleet)[1]  # not the odd host of test_rollback_refuses_mixed_targets
     extra = {"ansible_user": "fleetop", "ansible_become": True, "fleet_allow_bad_release": True}  # v3: see test_lock_contention
     proc, out = deploy(fleet, releases, "v3", limit=host, extra_vars=extra)
     assert proc.returncode == 0, out
@@ -275,8 +291,9 @@ def test_become_with_a_non_root_user(fleet, releases):
     assert manifest["id"] == "v3"
 
 
-def test_paramiko_connection(fleet, releases):
-    hosts = names(fleet)[5:8]
+def test_paramiko_connection(one_region, releases):
+    fleet = one_region  # one region: see the module docstring
+    hosts = names(fleet)[2:4]  # two hosts: one connection per host, several at once
     # The default transport, not an extra var: that would also apply to the tasks delegated to localhost.
     paramiko = {"ANSIBLE_TRANSPORT": "paramiko"}
     proc, out = deploy(fleet, releases, "v3", limit=",".join(hosts), env=paramiko, extra_vars={"fleet_allow_bad_release": True})
@@ -289,7 +306,8 @@ def test_paramiko_connection(fleet, releases):
     assert {health(fleet, name)["release"] for name in hosts} == {"v2"}
 
 
-def test_artifact_from_a_path_and_a_url_on_the_host(fleet, tmp_path):
+def test_artifact_from_a_path_and_a_url_on_the_host(one_region, tmp_path):
+    fleet = one_region  # one region: see the module docstring
     """remote_src: the host itself reads the artifact from a path or fetches it from a URL (served on loopback)."""
     host = names(fleet)[-1]
     root = "/srv/remote-src"

@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""deploy.yml and rollback.yml walking coordinated waves over the three regions of the test fleet (roles/waves).
+"""deploy.yml and rollback.yml walking coordinated waves over the three regions of the test fleet (roles/waves), and a
+deploy limited to one region.
 
 The module deploys its own releases (w-*) on top of the session's base state (every host on base-2, conftest.py
 on_base), which the ``on_w1`` fixture names.
@@ -17,8 +18,10 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -172,6 +175,54 @@ def deploy_losing_a_host_after_wave_one(fleet, releases, release_id, victim, tmp
         return running.result()
 
 
+# -- a deploy killed in the middle of a wave (used by test_run_deadline_and_dead_locks.py, test_recovery_after_faults.py)
+
+def start_deploy(fleet, releases, release_id, extra_vars):
+    """ansible-playbook deploy.yml in its own process group, so the test can kill -9 all of it."""
+    path, sha = releases[release_id]
+    extra = {"fleet_release": release_id, "fleet_artifact": str(path), "fleet_artifact_sha256": sha, **extra_vars}
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, PATH="%s%s%s" % (bin_dir, os.pathsep, os.environ.get("PATH", "")))
+    log = open(fleet.state_dir / "killed-deploy.log", "w", encoding="utf-8")  # pylint: disable=consider-using-with
+    proc = subprocess.Popen(  # pylint: disable=consider-using-with
+        [str(bin_dir / "ansible-playbook"), "-i", str(fleet.inventory), "-e", json.dumps(extra), DEPLOY],
+        cwd=str(Path(DEPLOY).parent.parent), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, log
+
+
+def hold_in_wave_two_hook(tmp_path):
+    """A before-switch hook that touches ``<tmp_path>/drained`` once wave 2 is drained, then waits to be killed."""
+    hook = tmp_path / "before_switch.yml"
+    hook.write_text(
+        "- name: Tell the test that wave 2 is drained\n"
+        "  ansible.builtin.file: {path: \"%(dir)s/drained\", state: touch}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 2\n"
+        "- name: Wait to be killed\n"
+        "  ansible.builtin.wait_for: {path: \"%(dir)s/never\", timeout: 120}\n"
+        "  delegate_to: localhost\n"
+        "  when: fleet_batch.wave == 2\n" % {"dir": tmp_path})
+    return hook
+
+
+def kill_deploy_in_wave_two(fleet, releases, release_id, tmp_path, extra_vars=None):
+    """deploy.yml held in wave 2 after its hosts were drained and before they switch, then killed with kill -9 of it
+    and every descendant; returns the killed process."""
+    hook = hold_in_wave_two_hook(tmp_path)
+    proc, log = start_deploy(fleet, releases, release_id, {"fleet_hook_before_switch": str(hook), **(extra_vars or {})})
+    try:
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "drained").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, (fleet.state_dir / "killed-deploy.log").read_text()
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        fleetlib.kill_tree(proc.pid)
+        proc.wait(timeout=30)
+        log.close()
+    return proc
+
+
 # -- fixtures -----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module", name="releases")
@@ -181,6 +232,7 @@ def fixture_releases(fleet, base_artifacts):
     built["w-bad"] = fleet.build_release("w-bad", health="fail")
     built["w-crash"] = fleet.build_release("w-crash", crash=True)
     built["w-partial"] = fleet.build_release("w-partial")
+    built["w-region"] = fleet.build_release("w-region")
     return built
 
 
@@ -314,7 +366,7 @@ def test_unreachable_host_in_wave_two_stops_reverts_status_shows_it_and_the_advi
 
     (Merged from this module's lost-host test and test_recovery_after_faults.py's drained-host test, which each paid
     for a deploy that loses a host. That a re-run without the option breaks the lock of a run whose process is gone
-    is proved for killed runs: test_run_deadline_and_dead_locks.py, test_recovery_after_faults.py, test_waves_recovery.py.)
+    is proved for killed runs: test_run_deadline_and_dead_locks.py, test_recovery_after_faults.py.)
     """
     assert set(currents(fleet).values()) == {on_w1}
     waves = plan(fleet)
@@ -396,4 +448,23 @@ def test_min_healthy_splits_a_wave_and_the_regions_keep_serving(fleet, releases,
         assert max(per_batch) == 1 and sum(1 for count in per_batch if count) == 4, (region, batches)
     assert fewest_up == dict.fromkeys(fleet.regions, 3), fewest_up
     assert set(health_releases(fleet).values()) == {"w-3"}
+    assert set(lb_statuses(fleet).values()) == {"UP"}
+
+
+# (Moved here from test_waves_recovery.py, whose module paid for a restore of the base state of its own: it runs on what
+# the test above leaves, every host on w-3 and in rotation.)
+def test_a_deploy_limited_to_one_region_plans_and_checks_exactly_its_hosts(fleet, releases, on_w1):  # pylint: disable=unused-argument
+    region = fleet.regions[0]
+    members = [host.name for host in fleet.hosts_in(region)]
+    before = currents(fleet)
+    proc, out = deploy(fleet, releases, "w-region", limit=region)
+    assert proc.returncode == 0, out
+    assert "limited to: %s" % region in out and "limited to %s" % region in out, out
+    rows = summary(out)
+    assert set(rows) == set(members), rows
+    assert {row["outcome"] for row in rows.values()} == {"switched"}, rows
+    after = currents(fleet)
+    assert {after[name] for name in members} == {"w-region"}
+    assert {name: after[name] for name in names(fleet) if name not in members} == {
+        name: before[name] for name in names(fleet) if name not in members}
     assert set(lb_statuses(fleet).values()) == {"UP"}
