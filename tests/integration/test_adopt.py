@@ -10,7 +10,8 @@ from a local directory) when a copy of it is at hand (FLEET_ANSISTRANO_MIRROR, d
 of github.com/ansistrano/deploy; nothing of it is vendored into the collection; without it a warning says so) and
 always ALSO by the shell commands its tasks run (cited per step), on other hosts with the same release names: the
 two layouts must be identical. Capistrano and Deployer (Ruby, PHP: not installed here) by the shell commands those
-tools run, cited per step. deploy_helper layouts are covered by tests/unit/plugins/module_utils/test_adopt.py.
+tools run, cited per step; deploy_helper (a module of community.general, not installed here) by the steps of its
+documented use, cited.
 
 Each region is its own inventory view (Fleet.view), with its own fleet-wide lock (on the view's first host) and load
 balancer, so that the runs of different views go side by side; the audit directory is the fleet's."""
@@ -95,6 +96,22 @@ def deployer_deploy(fleet, host, number, tarball, rollback_to=None):
            "echo '2024-02-09T10:00:00+0000,deploy' > releases/%s/BAD_RELEASE" % number)
 
 
+def deploy_helper_deploy(fleet, host, name, tarball, finish=True):
+    """One deploy with community.general's deploy_helper, as its EXAMPLES do it (plugins/modules/deploy_helper.py):
+    state=present (mkdir -p releases and shared under path; new_release defaults to time.strftime("%Y%m%d%H%M%S")),
+    the code into releases/<name> with the unfinished marker (unfinished_filename, default DEPLOY_UNFINISHED) touched
+    in it, a shared folder linked in by absolute path, then state=finalize: the marker removed and current pointed at
+    the absolute release path (create_link: a symlink under a temporary name, renamed over current).
+    ``finish=False``: the deploy stopped before finalize (the marker stays, current unchanged)."""
+    release = "%s/releases/%s" % (ROOT, name)
+    sh(fleet, host, "mkdir -p %s/releases %s/shared/uploads" % (ROOT, ROOT))
+    unpack(fleet, host, release, tarball)
+    sh(fleet, host, "touch %s/DEPLOY_UNFINISHED" % release, "ln -s %s/shared/uploads %s/uploads" % (ROOT, release))
+    if finish:
+        sh(fleet, host, "rm %s/DEPLOY_UNFINISHED" % release, "ln -s %s %s/current.tmp" % (release, ROOT),
+           "mv -T %s/current.tmp %s/current" % (ROOT, ROOT))
+
+
 def restart_apps(fleet):
     on_hosts(names(fleet), lambda name: sh(fleet, name, "%s restart" % fleet.fleetapp_ctl))
     deadline = time.monotonic() + 30
@@ -154,7 +171,8 @@ def fixture_clean(fleet):
 
 @pytest.fixture(scope="module", name="releases")
 def fixture_releases(fleet):
-    ids = ("20240101120000", "20240102120000", "20240103120000", "a1", "a2", "d1", "d2", "d3")
+    ids = ("20240101120000", "20240102120000", "20240103120000", "a1", "a2", "d1", "d2", "d3",
+           "20240201120000", "20240202120000", "20240203120000", "20240204120000")
     return {release_id: fleet.build_release(release_id) for release_id in ids}
 
 
@@ -464,3 +482,47 @@ def test_unknown_layout_and_unknown_order_stop_with_nothing_written_then_an_expl
 
     parallel(explicit_order, told_the_tool, deployer_adopted_and_rolled_back)
     assert not any(mark[0] in unknown for mark in adopted(fleet))
+
+
+def test_deploy_helper_hosts_adopted_then_rolled_back_and_deployed_under_load(fleet, releases, clean):
+    """The third region laid out by deploy_helper: two finalized releases and one that never got to finalize."""
+    view = fleet.view(fleet.regions[2:])
+    hosts = names(view)
+    h1, h2, h3, h4 = "20240201120000", "20240202120000", "20240203120000", "20240204120000"
+
+    def lay_out(host):
+        deploy_helper_deploy(fleet, host, h1, releases[h1][0])
+        deploy_helper_deploy(fleet, host, h2, releases[h2][0])
+        deploy_helper_deploy(fleet, host, h3, releases[h3][0], finish=False)
+
+    on_hosts(hosts, lay_out)
+    restart_apps(view)
+    laid_out = snapshot(view)
+
+    # Order from the names (deploy_helper's timestamps), the release that never got to finalize left out.
+    proc, out = play(view, ADOPT)
+    assert proc.returncode == 0, out
+    for host in hosts:
+        assert state(fleet, host)["adopted"]["from"] == "deploy_helper"
+        assert [manifest(fleet, host, name)["sequence"] for name in (h1, h2)] == [1, 2]
+        assert not fleet.host_path(host, "%s/releases/%s/.fleet-release.json" % (ROOT, h3)).exists()
+        assert (state(fleet, host)["current"], state(fleet, host)["previous"]) == (h2, h1)
+    assert locks_left(view) == []
+    assert {key: value for key, value in snapshot(view).items() if key in laid_out} == laid_out  # nothing moved
+
+    # Back to the release deploy_helper deployed before, then the next one into the same releases/, under requests.
+    under_load(view, ROLLBACK)
+    assert set(currents(view).values()) == {h1} and {health(fleet, host)["release"] for host in hosts} == {h1}
+    artifact, sha = releases[h4]
+    under_load(view, DEPLOY, extra_vars={"fleet_release": h4, "fleet_artifact": str(artifact), "fleet_artifact_sha256": sha})
+    assert set(currents(view).values()) == {h4} and {health(fleet, host)["release"] for host in hosts} == {h4}
+    for host in hosts:
+        assert manifest(fleet, host, h4)["sequence"] == 3
+        assert sorted(os.listdir(fleet.host_path(host, ROOT + "/releases"))) == [h1, h2, h3, h4]
+        # deploy_helper's marker of the unfinished release is still there: its own clean-up still knows it.
+        assert fleet.host_path(host, "%s/releases/%s/DEPLOY_UNFINISHED" % (ROOT, h3)).exists()
+
+    # Adopting again after a deploy of ours changes nothing.
+    proc, out = play(view, ADOPT)
+    assert proc.returncode == 0, out
+    assert all(recap(out)[name]["changed"] == 0 for name in hosts), out
