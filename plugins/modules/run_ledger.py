@@ -105,7 +105,8 @@ options:
     type: raw
     default: 0
   release:
-    description: With O(step=plan), a rollback's named target (C(fleet_release)); without it each host's rollback target.
+    description: With O(step=plan), a deploy's release (C(fleet_release)), every host's target; a rollback's named target
+      (C(fleet_release)), without which each host goes to its own rollback target.
     type: str
   allow_mixed_targets:
     description: With O(step=plan), let a rollback's hosts end on different releases (C(fleet_allow_mixed_targets)).
