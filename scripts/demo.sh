@@ -44,9 +44,13 @@ for id in demo-1 demo-2; do
   python tests/fleet/build_release.py --id "$id" --out "$out/$id.tar.gz" "${behaviour[@]}"
   mkdir -p "$out/$id"
   printf 'listen = {{ ansible_host }}:8000\ngreeting = configured for %s in {{ fleet_region }}\n' "$id" > "$out/$id/app.conf.j2"
+  # A drop-in of the release's own in conf.d (the template creates the directory on a fresh host; a path that nothing
+  # creates must exist before a deploy).
+  printf '# written for {{ inventory_hostname }}\nrelease = %s\n' "$id" > "$out/$id/release.conf.j2"
   cat > "$out/$id/vars.json" <<EOT
 {"fleet_config_paths": ["/etc/fleetapp/conf.d"],
- "fleet_config_templates": [{"src": "$out/$id/app.conf.j2", "dest": "/etc/fleetapp/app.conf"}]}
+ "fleet_config_templates": [{"src": "$out/$id/app.conf.j2", "dest": "/etc/fleetapp/app.conf"},
+                            {"src": "$out/$id/release.conf.j2", "dest": "/etc/fleetapp/conf.d/release.conf"}]}
 EOT
 done
 
