@@ -289,19 +289,23 @@ def finish(report, now):
 # -- what each host of a deploy needs, from its locked read and its unpack ----------------------------------------
 
 
+def deploy_need(read, release, config_changed=False):
+    """What one host of a deploy of ``release`` needs: ``{from, to, needed}``. ``read``: what its preflight read under
+    its lock (``current``, ``pending``); ``config_changed``: whether its unpack changed the release's configuration
+    snapshot. It needs the run when ``release`` is not current there, when an operation is unfinished there (a crashed
+    run: it started from the release the host had before it), or when its configuration changed."""
+    read = read or {}
+    current, pending = read.get("current"), read.get("pending") or None
+    source = pending.get("from") if pending and pending.get("to") == current else current
+    return {"from": source or "", "to": release,
+            "needed": current != release or pending is not None or bool(config_changed)}
+
+
 def deploy_rows(reads, region_of, release, snapshot_changed):
-    """Each host of a deploy: ``{host: {region, from, to, needed}}``. ``reads``: what each host's preflight read under
-    its lock (``current``, ``pending``); ``snapshot_changed``: ``{host: whether its unpack changed the release's
-    configuration snapshot}``. A host needs the run when ``release`` is not current there, when an operation is
-    unfinished there (a crashed run: it started from the release the host had before it), or when its configuration
-    changed."""
-    rows = {}
-    for host, read in reads.items():
-        current, pending = read.get("current"), read.get("pending") or None
-        source = pending.get("from") if pending and pending.get("to") == current else current
-        rows[host] = {"region": region_of[host], "from": source or "", "to": release,
-                      "needed": current != release or pending is not None or bool(snapshot_changed.get(host))}
-    return rows
+    """Each host of a deploy: ``{host: {region, from, to, needed}}`` (deploy_need of each host's read, and
+    ``snapshot_changed``: ``{host: whether its unpack changed its configuration snapshot}``)."""
+    return {host: dict(deploy_need(read, release, snapshot_changed.get(host)), region=region_of[host])
+            for host, read in reads.items()}
 
 
 # -- a rolling rollback's targets, from what each host's preflight read under its lock -----------------------------
