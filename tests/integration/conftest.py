@@ -10,6 +10,10 @@ Environment:
   FLEET_ADDRESS_BASE, FLEET_LB_ADDRESS_BASE
                    first three octets of the hosts' and the LBs' loopback addresses (default 127.0.1 and
                    127.0.2), so that two fleets (with two state directories) can run side by side
+
+Under pytest-xdist (`make test-fleet` runs FLEET_WORKERS workers, each module on one worker: --dist loadfile), each
+worker has its own fleet: worker gwN (N > 0) uses FLEET_STATE_DIR-gwN and address bases whose third octet is N * 100
+higher (127.0.101 and 127.0.102 for gw1 by default), so that no two workers share a host, a load balancer or a lock.
 """
 
 from __future__ import annotations
@@ -25,8 +29,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
 import fleetlib  # noqa: E402  pylint: disable=wrong-import-position
 
 
+def _shifted_base(base: str, offset: int) -> str:
+    first, second, third = base.split(".")
+    if int(third) + offset > 255:
+        raise pytest.UsageError("address base %s leaves no room for pytest-xdist worker fleets (+%d): use a lower one" % (base, offset))
+    return "%s.%s.%d" % (first, second, int(third) + offset)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "fleet: needs the local test fleet (root, sshd, haproxy; see tests/fleet/)")
+    # Set in the environment before any test module is imported: some read the address bases at import time, and the
+    # playbooks and fleetctl they start inherit it.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    if index > 0:
+        os.environ["FLEET_STATE_DIR"] = "%s-%s" % (fleetlib.state_dir_from_env(), worker)
+        for variable, default in (("FLEET_ADDRESS_BASE", fleetlib.DEFAULT_ADDRESS_BASE),
+                                  ("FLEET_LB_ADDRESS_BASE", fleetlib.DEFAULT_LB_ADDRESS_BASE)):
+            os.environ[variable] = _shifted_base(os.environ.get(variable) or default, 100 * index)
 
 
 def _state_group(items) -> int:
