@@ -314,7 +314,11 @@ class ActionModule(ActionBase):
         """The pause is over (fleet_pause_wait: the poll of the control record; fleet_pause_extended: the host locks
         kept alive): promote goes on, abort stops the run and a deploy reverts what it touched."""
         extended = self._by_item(self._vars.get("fleet_pause_extended"))
-        report, entry = ledger.pause_end(report, self._vars.get("fleet_pause_wait"), extended, now)
+        wait = self._vars.get("fleet_pause_wait")
+        if not isinstance(wait, dict) or wait.get("skipped"):
+            # The run could not pause (no control record written): its failure is why the run stops.
+            wait = dict(self._vars.get("fleet_pause_record") or {}, failed=True)
+        report, entry = ledger.pause_end(report, wait, extended, now)
         return {REPORT: report, "fleet_wave_revert_walk": self._revert_walk(report, args), "fleet_pause_outcome": entry}
 
     def _finish(self, args, report, now):

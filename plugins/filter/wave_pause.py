@@ -13,7 +13,7 @@ author:
 description:
   - Reads C(fleet_wave_pause) for wave O(wave) of O(waves). C(fleet_wave_pause) is a number of seconds (bake time after
     every wave but the last), V(manual) (the run holds after every wave but the last until C(playbooks/promote.yml) or
-    C(playbooks/abort.yml), or the pause's timeout), a mapping of wave number to either (waves not named: no pause), or
+    C(playbooks/abort.yml), or the pause's timeout), a mapping of wave number to either (waves not named have no pause), or
     a list with one value per wave.
   - The last wave never has a pause. See C(docs/rollout-control.md).
 positional: _input, wave, waves

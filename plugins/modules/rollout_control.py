@@ -57,7 +57,7 @@ options:
         O(action=abort) it must name the paused run (any paused run when omitted).
     type: str
   reason:
-    description: Why (O(action=promote), O(action=abort): required for abort); recorded with who.
+    description: Why (O(action=promote), O(action=abort); required for abort), recorded with who.
     type: str
   operator:
     description:
