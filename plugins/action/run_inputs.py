@@ -36,6 +36,8 @@ ARGUMENT_SPEC = {
     "min_healthy": {"type": "raw"},
     "max_fail": {"type": "raw", "default": 0},
     "wave_pause": {"type": "raw", "default": 0},
+    "wave_pause_timeout": {"type": "raw", "default": 3600},
+    "wave_pause_on_timeout": {"type": "raw", "default": "abort"},
     "keep_releases": {"type": "raw"},
     "config_paths": {"type": "raw", "default": []},
     "config_templates": {"type": "raw", "default": []},

@@ -44,6 +44,9 @@ ARGUMENT_SPEC = {
     "allow_mixed_targets": {"type": "bool", "default": False},
     "check_snapshots": {"type": "bool", "default": False},
     "allow_missing_config": {"type": "bool", "default": False},
+    # step=pause (issue 19): how long a manual pause may last, and the locks' margin after the run's deadline.
+    "pause_timeout": {"type": "raw", "default": 3600},
+    "lock_ttl": {"type": "raw", "default": 0},
 }
 REPORT = "fleet_run_report"
 # What each step reads from the hosts (registered by the batch's tasks; see roles/waves/tasks).
@@ -299,6 +302,24 @@ class ActionModule(ActionBase):
     def _by_item(loop_result):
         return {item["item"]: item for item in (loop_result or {}).get("results") or []
                 if isinstance(item, dict) and not item.get("skipped") and item.get("item") is not None}
+
+    def _pause(self, args, report, now):
+        """A manual pause after the batch's wave (tasks/pause.yml): where and since when, and which locks to keep
+        alive for how long (fleet_pause)."""
+        batch = self._var("localhost", "fleet_batch") or {}
+        report, pause = ledger.pause_begin(report, batch, args["run_timeout"], args["pause_timeout"], args["lock_ttl"], now)
+        return {REPORT: report, "fleet_pause": pause}
+
+    def _resume(self, args, report, now):
+        """The pause is over (fleet_pause_wait: the poll of the control record; fleet_pause_extended: the host locks
+        kept alive): promote goes on, abort stops the run and a deploy reverts what it touched."""
+        extended = self._by_item(self._vars.get("fleet_pause_extended"))
+        wait = self._vars.get("fleet_pause_wait")
+        if not isinstance(wait, dict) or wait.get("skipped"):
+            # The run could not pause (no control record written): its failure is why the run stops.
+            wait = dict(self._vars.get("fleet_pause_record") or {}, failed=True)
+        report, entry = ledger.pause_end(report, wait, extended, now)
+        return {REPORT: report, "fleet_wave_revert_walk": self._revert_walk(report, args), "fleet_pause_outcome": entry}
 
     def _finish(self, args, report, now):
         report = ledger.finish(self._wave_hook_failures(report, now), now)

@@ -20,6 +20,13 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_OPTIONS, HealthError, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
+from ansible_collections.fleetops.release.plugins.module_utils._rollout_control import (
+    ControlError,
+    any_pause,
+    normalize_on_timeout,
+    normalize_pause,
+    normalize_timeout,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._waves import MODES, plan_waves
 
 OPERATIONS = ("deploy", "rollback")
@@ -117,7 +124,8 @@ CHECKED_VARIABLES = frozenset(
     ["fleet_release", "fleet_strategy", "fleet_wave_mode", "fleet_waves", "fleet_region_order", "fleet_min_healthy",
      "fleet_max_fail", "fleet_wave_pause", "fleet_keep_releases", "fleet_config_paths", "fleet_config_templates",
      "fleet_restart_timeout", "fleet_health_command_timeout", "fleet_hook_timeout", "fleet_artifact_max_unpacked",
-     "fleet_run_timeout", "fleet_lock_ttl"] + list(WAIT_VARIABLES.values()))
+     "fleet_run_timeout", "fleet_lock_ttl", "fleet_wave_pause_timeout", "fleet_wave_pause_on_timeout"]
+    + list(WAIT_VARIABLES.values()))
 
 
 def role_spec_problems(specs, values_by_host):
@@ -142,7 +150,7 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
                      artifact_max_unpacked=None, members=None, health_wait=None, run_timeout=0, lock_ttl=0,
-                     role_problems=()):
+                     role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort"):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -161,7 +169,21 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     strategy = _choice(strategy, STRATEGIES, "fleet_strategy", problems)
     mode = _choice(mode, MODES, "fleet_wave_mode", problems)
     max_fail = _int_at_least(max_fail, 0, "fleet_max_fail", problems, " (failures tolerated before the waves stop)")
-    wave_pause = _int_at_least(wave_pause, 0, "fleet_wave_pause", problems, " (seconds)")
+    # Seconds of bake time, "manual", or per wave (issue 19; module_utils/_rollout_control.py).
+    pause_ok = False
+    try:
+        normalize_pause(wave_pause)
+        pause_ok = True
+        if isinstance(wave_pause, str) and wave_pause.strip().isdigit():
+            wave_pause = int(wave_pause.strip())
+    except ControlError as exc:
+        problems.append(str(exc))
+    if pause_ok and any_pause(wave_pause):
+        for check, value in ((normalize_timeout, wave_pause_timeout), (normalize_on_timeout, wave_pause_on_timeout)):
+            try:
+                check(value)
+            except ControlError as exc:
+                problems.append(str(exc))
     if operation == "deploy":
         keep_releases = _int_at_least(keep_releases, 0, "fleet_keep_releases", problems,
                                       " (releases kept on each host; 0 keeps every release)")
@@ -212,6 +234,11 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                               region_order=region_order, min_healthy=min_healthy, region_sizes=sizes)
         except FleetError as exc:
             problems.append("the waves cannot be planned: %s" % exc)
+        if plan and pause_ok:
+            try:
+                normalize_pause(wave_pause, waves=len(plan))
+            except ControlError as exc:
+                problems.append(str(exc))
     if problems:
         raise RunInputsError(operation, problems)
     return {

@@ -16,11 +16,11 @@ batch results. A step never raises on a result it cannot read: the error becomes
 
 from __future__ import annotations
 
-from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
+from ansible_collections.fleetops.release.plugins.module_utils import _rollout_control, _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
-STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish")
+STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish", "pause", "resume")
 PHASES = ("forward", "revert")
 NO_WALK = {"hosts": [], "sizes": [1], "batches": [], "batch_of": {}}
 
@@ -271,6 +271,59 @@ def bg_done(report, regions, flips, backs, now, marks=None):
     for host, fields in closed.items():
         hosts.setdefault(host, {}).update(fields)
     return _wave_report.merge(report, hosts, failures, now)
+
+
+# -- a manual pause after a wave (issue 19; the control record: module_utils/_rollout_control.py) -------------------
+
+
+def pause_begin(report, batch, run_timeout, pause_timeout, lock_ttl, now):
+    """The run holds after ``batch``'s wave: the report says where and since when (``paused``), and the locks still
+    held are named with the seconds they must last (``lock_ttl_while_paused``). Returns ``(report, pause)``."""
+    report = _wave_report.merge(report, {}, [], now)
+    report["paused"] = {"wave": batch.get("wave"), "waves": batch.get("waves"), "since": now,
+                        "timeout": int(pause_timeout)}
+    ttl = _rollout_control.lock_ttl_while_paused(report.get("started") or now, run_timeout,
+                                                 _rollout_control.paused_seconds(report), pause_timeout, lock_ttl, now)
+    locked = [host for host, row in report["hosts"].items() if not row.get("unlocked")]
+    return report, {"wave": batch.get("wave"), "waves": batch.get("waves"), "since": now, "ttl": ttl, "locked": locked}
+
+
+def pause_end(report, wait, extended, now):
+    """The pause is over: ``wait`` is the registered result of the control record's poll (rollout_control wait),
+    ``extended`` ``{host: registered result}`` of the host locks kept alive. The time paused moves the run's deadline;
+    a promote goes on; an abort (by an operator, at the timeout, or because the record or a lock could not be kept) is
+    a failure that stops the run, so a deploy reverts everything it touched, the same way as after a failed gate."""
+    paused = dict(report.get("paused") or {})
+    since = float(paused.get("since") or now)
+    report = _wave_report.merge(report, {}, [], now)
+    report["paused_seconds"] = round(_rollout_control.paused_seconds(report) + max(0.0, now - since), 1)
+    wait = wait if isinstance(wait, dict) else {}
+    decided = dict(wait.get("decided") or {})
+    decision = wait.get("decision")
+    lost = sorted(host for host, result in (extended or {}).items()
+                  if isinstance(result, dict) and (result.get("failed") or result.get("unreachable")))
+    if wait.get("failed") or wait.get("unreachable") or decision not in ("promote", "abort"):
+        decision = "abort"
+        decided = {"action": "abort", "source": "record", "by_name": "(run)",
+                   "reason": "the control record could not be read: %s" % (wait.get("msg") or "no decision")}
+    elif lost and decision == "promote":
+        decision = "abort"
+        decided = {"action": "abort", "source": "locks", "by_name": "(run)",
+                   "reason": "the locks of %s could not be kept alive while paused" % ", ".join(lost)}
+    entry = {"wave": paused.get("wave"), "since": since, "until": now, "seconds": round(now - since, 1),
+             "decision": decision, "source": decided.get("source"), "by": decided.get("by_name"),
+             "reason": decided.get("reason") or ""}
+    report["pauses"] = list(report.get("pauses") or []) + [entry]
+    report["paused"] = None
+    if decision == "abort":
+        who = {"operator": "aborted by %s" % decided.get("by_name"), "timeout": "the pause timed out"}.get(
+            decided.get("source"), "aborted")
+        report = _wave_report.merge(report, {}, [{
+            "host": "(run)", "region": "", "phase": "abort" if decided.get("source") == "operator" else "pause",
+            "wave": paused.get("wave"),
+            "message": "%s after wave %s: %s" % (who, paused.get("wave"), decided.get("reason") or "no reason given")}],
+            now, stop=True)
+    return report, entry
 
 
 def still_locked(report, hosts):

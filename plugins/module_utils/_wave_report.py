@@ -331,7 +331,8 @@ def check_deadline(report, timeout, now, batch=None):
     timeout = run_timeout(timeout)
     report = _copy(report)
     started = float(report.get("started") or now)
-    report["deadline"] = started + timeout if timeout else None
+    # Time the run spent held at a manual pause (issue 19) does not count against its waves: it moves the deadline.
+    report["deadline"] = started + timeout + float(report.get("paused_seconds") or 0) if timeout else None
     if report["deadline"] is None or now < report["deadline"] or report.get("stopped"):
         return report
     wave = (batch or {}).get("wave")

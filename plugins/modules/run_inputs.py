@@ -70,9 +70,20 @@ options:
     type: raw
     default: 0
   wave_pause:
-    description: C(fleet_wave_pause), seconds between waves; 0 or more.
+    description:
+      - C(fleet_wave_pause), what follows each wave but the last; seconds of bake time (0 or more), V(manual) (the run
+        holds until promoted or aborted), or per wave a mapping of wave number to either, or a list with one value per
+        wave. A wave number at or past the plan's last wave is refused.
     type: raw
     default: 0
+  wave_pause_timeout:
+    description: C(fleet_wave_pause_timeout), the seconds a manual pause may last; at least 1.
+    type: raw
+    default: 3600
+  wave_pause_on_timeout:
+    description: C(fleet_wave_pause_on_timeout), what a manual pause does at its timeout, V(abort) or V(promote).
+    type: raw
+    default: abort
   keep_releases:
     description: C(fleet_keep_releases) of a deploy; 0 or more (0 keeps every release).
     type: raw
@@ -160,9 +171,9 @@ max_fail:
   type: int
   sample: 0
 wave_pause:
-  description: O(wave_pause) as a number.
+  description: O(wave_pause) as given when it is valid (a number of seconds as a number).
   returned: success
-  type: int
+  type: raw
   sample: 0
 keep_releases:
   description: O(keep_releases) as a number (deploy), else V(null).

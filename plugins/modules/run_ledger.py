@@ -39,6 +39,12 @@ description:
     pools that do not run it; then O(step=prepared) (the idle pools' activations), O(step=flipped) (the flips
     C(fleet_bg_flipped) and their checks C(fleet_bg_verified): which regions flip back), O(step=flipped_back) (where
     each region stands)."
+  - "O(step=pause) (a manual pause after a wave, C(fleet_wave_pause=manual), issue 19): records where and since when
+    the run holds (C(paused) in the report) and sets C(fleet_pause): the locks still held and the seconds they must
+    last (O(run_timeout), O(pause_timeout), O(lock_ttl)). O(step=resume) reads the poll of the control record
+    (C(fleet_pause_wait)) and the host locks kept alive (C(fleet_pause_extended)): the time paused moves the run's
+    deadline; an abort (by an operator or at the timeout) is a failure that stops the run, and a deploy reverts what it
+    touched, as after a failed gate. See C(docs/rollout-control.md)."
   - O(step=finish) closes the report (status, time to recover) and sets C(fleet_run_summary), the summary table.
   - A step never fails over what it reads. When it cannot record a step (a result it cannot read, a revert it cannot
     plan), the run stops with a failure saying so (phase C(ledger <step>)) and a deploy reverts what it touched; only
@@ -60,7 +66,7 @@ options:
     description: The step to record (see the description).
     type: str
     required: true
-    choices: [plan, batch, hooks, switched, settle, prepared, flipped, flipped_back, finish]
+    choices: [plan, batch, hooks, switched, settle, prepared, flipped, flipped_back, finish, pause, resume]
   phase:
     description: With O(step=batch), whether the batch belongs to the forward walk or to the revert walk of a deploy.
     type: str
@@ -101,7 +107,16 @@ options:
     description: C(fleet_min_healthy), for the plan and for the revert walk.
     type: raw
   run_timeout:
-    description: With O(step=batch), C(fleet_run_timeout), the run's deadline in seconds from its start (V(0) none).
+    description: With O(step=batch) and O(step=pause), C(fleet_run_timeout), the run's deadline in seconds from its start
+      (V(0) none); time spent paused moves it.
+    type: raw
+    default: 0
+  pause_timeout:
+    description: With O(step=pause), C(fleet_wave_pause_timeout), the longest the pause may last.
+    type: raw
+    default: 3600
+  lock_ttl:
+    description: With O(step=pause), C(fleet_lock_ttl), how long the locks outlive the run's deadline (V(0) never expire).
     type: raw
     default: 0
   release:
