@@ -38,6 +38,7 @@ ARGUMENT_SPEC = {
     "wave_pause": {"type": "raw", "default": 0},
     "wave_pause_timeout": {"type": "raw", "default": 3600},
     "wave_pause_on_timeout": {"type": "raw", "default": "abort"},
+    "wave_pause_poll": {"type": "raw", "default": 10},
     "keep_releases": {"type": "raw"},
     "config_paths": {"type": "raw", "default": []},
     "config_templates": {"type": "raw", "default": []},

@@ -136,6 +136,16 @@ def normalize_timeout(value, what="fleet_wave_pause_timeout"):
     return number
 
 
+def normalize_poll(value, what="fleet_wave_pause_poll"):
+    """Seconds between two reads of the control record: 1 to 120 (each read is one task on the lock host)."""
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())):
+        raise ControlError("%s is %r: give the seconds between two reads of the control record (1 to 120)" % (what, value))
+    number = int(value)
+    if not 1 <= number <= 120:
+        raise ControlError("%s is %r: give 1 to 120 seconds between two reads of the control record" % (what, value))
+    return number
+
+
 def normalize_on_timeout(value, what="fleet_wave_pause_on_timeout"):
     if value not in ON_TIMEOUT:
         raise ControlError("%s is %r: it must be one of %s (what a manual pause does when nobody decides in time)"

@@ -25,6 +25,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._rollout_control 
     any_pause,
     normalize_on_timeout,
     normalize_pause,
+    normalize_poll,
     normalize_timeout,
 )
 from ansible_collections.fleetops.release.plugins.module_utils._waves import MODES, plan_waves
@@ -124,7 +125,8 @@ CHECKED_VARIABLES = frozenset(
     ["fleet_release", "fleet_strategy", "fleet_wave_mode", "fleet_waves", "fleet_region_order", "fleet_min_healthy",
      "fleet_max_fail", "fleet_wave_pause", "fleet_keep_releases", "fleet_config_paths", "fleet_config_templates",
      "fleet_restart_timeout", "fleet_health_command_timeout", "fleet_hook_timeout", "fleet_artifact_max_unpacked",
-     "fleet_run_timeout", "fleet_lock_ttl", "fleet_wave_pause_timeout", "fleet_wave_pause_on_timeout"]
+     "fleet_run_timeout", "fleet_lock_ttl", "fleet_wave_pause_timeout", "fleet_wave_pause_on_timeout",
+     "fleet_wave_pause_poll"]
     + list(WAIT_VARIABLES.values()))
 
 
@@ -150,7 +152,7 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
                      artifact_max_unpacked=None, members=None, health_wait=None, run_timeout=0, lock_ttl=0,
-                     role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort"):
+                     role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort", wave_pause_poll=10):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -179,7 +181,8 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     except ControlError as exc:
         problems.append(str(exc))
     if pause_ok and any_pause(wave_pause):
-        for check, value in ((normalize_timeout, wave_pause_timeout), (normalize_on_timeout, wave_pause_on_timeout)):
+        for check, value in ((normalize_timeout, wave_pause_timeout), (normalize_on_timeout, wave_pause_on_timeout),
+                             (normalize_poll, wave_pause_poll)):
             try:
                 check(value)
             except ControlError as exc:

@@ -194,8 +194,7 @@ def run(module):
         return result
     if action == "wait":
         _need(params, "run_id")
-        if not 1 <= params["poll"] <= 120:
-            raise control.ControlError("poll is %d: give 1 to 120 seconds" % params["poll"])
+        control.normalize_poll(params["poll"], what="poll")
         end = time.monotonic() + params["poll"]
         while True:
             now = time.time()

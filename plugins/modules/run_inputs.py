@@ -84,6 +84,10 @@ options:
     description: C(fleet_wave_pause_on_timeout), what a manual pause does at its timeout, V(abort) or V(promote).
     type: raw
     default: abort
+  wave_pause_poll:
+    description: C(fleet_wave_pause_poll), the seconds between two reads of the control record while paused; 1 to 120.
+    type: raw
+    default: 10
   keep_releases:
     description: C(fleet_keep_releases) of a deploy; 0 or more (0 keeps every release).
     type: raw

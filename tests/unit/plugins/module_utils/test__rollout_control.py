@@ -81,10 +81,15 @@ def test_run_inputs_judge_the_pause_and_its_timeout_before_anything_changes():
     assert checked["wave_pause"] == {1: "manual"}
     with pytest.raises(RunInputsError) as refused:
         check_run_inputs("deploy", hosts, hostvars, groups, release="v2", keep_releases=3, waves=[1, "100%"], wave_pause={2: "manual"},
-                         wave_pause_timeout=0, wave_pause_on_timeout="retry")
+                         wave_pause_timeout=0, wave_pause_on_timeout="retry", wave_pause_poll=0)
     text = str(refused.value)
     assert "names wave 2, but the plan has 2 wave(s)" in text
     assert "fleet_wave_pause_timeout is 0" in text and "fleet_wave_pause_on_timeout is 'retry'" in text
+    assert "fleet_wave_pause_poll is 0" in text
+    for poll in ("121", -1, True, "ten"):
+        with pytest.raises(RunInputsError, match="fleet_wave_pause_poll is"):
+            check_run_inputs("deploy", hosts, hostvars, groups, release="v2", keep_releases=3, waves=[1, "100%"],
+                             wave_pause="manual", wave_pause_poll=poll)
     # Without a pause, its timeout does not matter.
     check_run_inputs("deploy", hosts, hostvars, groups, release="v2", keep_releases=3, wave_pause=0, wave_pause_timeout="x")
 
