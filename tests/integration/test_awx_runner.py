@@ -21,9 +21,10 @@ The workflow "fleet deploy with approval" is walked from its definition in exten
 each node's job template (job_templates.yml) gives the playbook and job type, the node its limit, the workflow's
 survey answers go to every node and the artifacts of the ancestors (set_stats) before them, as AWX's
 ``WorkflowJobNode.get_job_kwargs`` does; the test approves the approval node and follows the edge of each outcome.
-The deploy of the rest fails because one host outside the canary group answers its health check with an error (its
-``fleet_health_url`` points at a path the app does not serve, in that job's inventory only), so its failure edge
-rolls the canary hosts back, then the status reports.
+The deploy of the rest fails because one host outside the canary group answers its health check with an error on the
+way forward (its ``fleet_health_url``, in that job's inventory only, points at a path the app does not serve, except in
+the revert walk), so the deploy reverts what it switched, and its failure edge rolls the canary hosts back; then the
+status reports.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ USER = {"awx_user_id": 7, "awx_user_name": "bob", "awx_user_email": "bob@example
         "awx_user_last_name": "Builder"}
 ME = __import__("pwd").getpwuid(os.geteuid()).pw_name
 JOB_TIMEOUT = 600
+# A health URL that the app does not serve on the way forward (the deploy's walk), and its real one in the revert walk
+# (play variable fleet_wave_phase of playbooks/deploy.yml), so that the deploy of the rest fails and reverts cleanly.
+BROKEN_FORWARD = "http://{{ ansible_host }}:8000/{{ 'health' if fleet_wave_phase | default('') == 'revert' else 'no-such-path' }}"
 
 
 class _UnsafeDumper(yaml.SafeDumper):
@@ -226,8 +230,7 @@ def test_workflow_deploy_with_approval_fails_and_rolls_the_canary_back(fleet, re
         else:
             job = launch(node["unified_job_template"], answers, limit=node.get("limit"), launch_type="workflow",
                          wf=(90, spec["name"]), artifacts=artifacts,
-                         host_vars={rest_hosts[-1]: {"fleet_health_url": "http://{{ ansible_host }}:8000/no-such-path"}}
-                         if node_id == "rest" else None)
+                         host_vars={rest_hosts[-1]: {"fleet_health_url": BROKEN_FORWARD}} if node_id == "rest" else None)
             jobs[node_id] = job
             ok = job.status == "successful"
             assert job.of("playbook_on_stats"), job
