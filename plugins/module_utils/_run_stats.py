@@ -126,7 +126,8 @@ def status_summary(matrix, operator=None):
         differs = sorted(row.get("host") for row in rows if row.get("differs"))
         degraded = degraded or bool(unreachable or differs) or region.get("majority") is None
         regions[str(region.get("name") or "-")] = {
-            "hosts": len(rows), "current": region.get("majority"), "releases": dict((str(release), count) for release, count in (region.get("releases") or {}).items()),
+            "hosts": len(rows), "current": region.get("majority"),
+            "releases": dict((str(release), count) for release, count in (region.get("releases") or {}).items()),
             "unreachable": unreachable, "differs": differs}
     return {"run_id": None, "operation": "status", "operator": operator if isinstance(operator, dict) else None,
             "outcome": "degraded" if degraded else "ok", "regions": regions}

@@ -244,7 +244,7 @@ operator:
       description: AWX's user name, or V(null) outside a proven AWX job and for launches without a user.
       type: str
     awx_user_id:
-      description: AWX's user id, or V(null) as O(operator.awx_user_name).
+      description: AWX's user id, or V(null) as for RV(operator.awx_user_name).
       type: str
     awx_job_id:
       description: AWX's job id, or V(null) outside a proven AWX job.
