@@ -193,7 +193,7 @@ def test_deploy_job_under_awx(fleet, releases, launch):
                                   "fleet_reason": "first release from AWX"},
                  launch_extra={"awx_user_name": "mallory", "awx_user_id": 666})
     assert job.status == "successful" and job.rc == 0, job
-    assert job.failures() == [] and len(job.of("playbook_on_stats")) == 1, job
+    assert job.of("runner_on_failed") == [] and len(job.of("playbook_on_stats")) == 1, job
     summary, record = operator_of(job, fleet.state_dir / "audit")
     assert summary == job.artifacts["fleetops_last_deploy"]
     assert summary["operation"] == "deploy" and summary["outcome"] == "ok" and summary["to_release"] == "awx-1", summary
@@ -240,19 +240,19 @@ def test_workflow_deploy_with_approval_fails_and_rolls_the_canary_back(fleet, re
     assert walked == ["canary", "approve_rest", "rest", "rollback_canary", "report"], walked
 
     canary, rest, rollback, report = (jobs[name] for name in ("canary", "rest", "rollback_canary", "report"))
-    assert canary.status == "successful" and canary.failures() == [], canary
+    assert canary.status == "successful" and canary.of("runner_on_failed") == [], canary
     assert canary.artifacts["fleetops_last_deploy"]["regions"]["us"]["to"] == ["awx-2"], canary.artifacts
     assert rest.status == "failed" and rest.failures(), rest
     failed = rest.artifacts["fleetops_last_deploy"]
     assert failed["outcome"] == "failed" and failed["time_to_recover_seconds"] is not None, failed
     assert "[fleet] reverting" in rest.stdout and "[fleet] failure:" in rest.stdout, rest
-    assert rollback.status == "successful" and rollback.failures() == [], rollback
+    assert rollback.status == "successful" and rollback.of("runner_on_failed") == [], rollback
     back = rollback.artifacts["fleetops_last_rollback"]
     assert back["outcome"] == "ok" and back["from_release"] == "awx-2" and back["to_release"] == "awx-1", back
     assert sorted(back["regions"]) == ["ap", "eu", "us"] and all(r["hosts"] == 1 for r in back["regions"].values())
     # The rollback node saw the deploy's artifacts as extra variables: they named nothing it reads.
     assert re.search(r"\[fleet\] rollback \S+ by bob: 3 host\(s\) to change", rollback.stdout), rollback
-    assert report.status == "successful" and report.failures() == [], report
+    assert report.status == "successful" and report.of("runner_on_failed") == [], report
     status = report.artifacts["fleetops_last_status"]
     assert status["outcome"] == "ok" and all(r["current"] == "awx-1" for r in status["regions"].values()), status
     assert status["operator"]["name"] == "bob" and status["operator"]["awx_workflow_job_id"] == "90", status
