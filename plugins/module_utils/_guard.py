@@ -14,17 +14,18 @@ An extra variable alone is never enough to claim an identity, because anybody wh
 
 * Outside AWX the operator is the controller's OS user: the account of the effective uid of the ansible-playbook
   process (``pwd.getpwuid(os.geteuid())``), not ``$USER``/``$LOGNAME`` and not a variable.
-* Inside AWX the operator is AWX's ``awx_user_name``, accepted only when the job really runs under AWX: the
-  environment variable ``JOB_ID`` equals the variable ``awx_job_id`` AND ``AWX_PRIVATE_DATA_DIR`` names an existing
-  directory (ansible-runner sets both for every AWX job; a plain ``ansible-playbook`` has neither). Otherwise every
-  ``awx_*`` variable is ignored, the OS user counts, and a warning says so. Since AWX 20.0.1 AWX applies its own
-  ``awx_*`` variables after launch-time extra variables, so they cannot be overridden inside a job.
+* Inside AWX the operator is AWX's ``awx_user_name`` (for a scheduled or webhook launch, which has no user, the
+  schedule or the webhook: ``schedule:<name>``, ``webhook:<template>``), accepted only when the job really runs under
+  AWX: ``JOB_ID`` equals ``awx_job_id``, ``AWX_PRIVATE_DATA_DIR`` is AWX's folder of that job and ansible-runner's
+  artifact directory of that job exists beside it (or at ``/runner`` in an execution environment); the proof in
+  detail is in ``module_utils/_awx.py``. Otherwise every ``awx_*`` variable is ignored, the OS user counts, and a
+  warning says so. Since AWX 20.0.1 AWX applies its own ``awx_*`` variables after launch-time extra variables, so
+  they cannot be overridden inside a job.
 * No option of ``run_guard`` names the operator, and every plugin that records who did something determines it
   itself on the controller (``plugins/plugin_utils/_identity.py``).
 
-Limits: whoever controls the controller's environment and variables together (their own shell) can still claim a
-name by faking both ``JOB_ID`` and ``AWX_PRIVATE_DATA_DIR``; the controller account is the boundary outside AWX (the
-AWX issue refines the proof of an AWX job).
+Limits: whoever controls the controller's environment, files and variables together (their own shell) can still
+claim a name by imitating an AWX job; the controller account is the boundary outside AWX.
 
 The fleet policy (``/etc/fleetops/policy.yml`` on the fleet lock host, see ``parse_policy``) holds the guard rails;
 variables may only tighten it (``merge_policy``).
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.fleetops.release.plugins.module_utils import _awx
 from ansible_collections.fleetops.release.plugins.module_utils._audit import (
     AuditError,
     parse_duration,
@@ -50,7 +52,7 @@ _DAY_NAMES = dict([(day, index) for index, day in enumerate(DAYS)]
                   + [(name, index) for index, name in enumerate(
                       ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))])
 _WINDOW_KEYS = {"absolute": {"name", "start", "end", "timezone"}, "recurring": {"name", "days", "from", "to", "timezone"}}
-AWX_VARS = ("awx_user_name", "awx_job_id", "awx_job_template_name")
+AWX_VARS = _awx.META_VARS
 UTC = datetime.timezone.utc
 # Overlapping windows are followed end to end to find when the freeze lifts; more than this many is a config error.
 _MAX_CHAINED_WINDOWS = 1000
@@ -63,39 +65,16 @@ class GuardError(FleetError):
 # -- the operator ---------------------------------------------------------------------------------------------
 
 
-def resolve_operator(os_user, job_id_env, awx_vars, private_data_dir=None):
-    """Who runs this: ``(operator, warnings)``; see the trust model in the module docstring.
+def resolve_operator(os_user, environ, awx_vars, artifact_dir_exists=False):
+    """Who runs this: ``(operator, warnings)``; see the trust model in the module docstring and, for the proof of an
+    AWX job and what an AWX operator records, ``module_utils/_awx.py``.
 
-    ``os_user`` is the controller's OS user (of the effective uid), ``job_id_env`` the environment variable ``JOB_ID``
-    (or None), ``awx_vars`` the play's variables (only ``awx_*`` are read), ``private_data_dir`` the environment
-    variable ``AWX_PRIVATE_DATA_DIR`` when it names an existing directory (the caller checks), else None.
+    ``os_user`` is the controller's OS user (of the effective uid), ``environ`` the environment variables
+    ``JOB_ID``, ``AWX_PRIVATE_DATA_DIR`` and ``AWX_ISOLATED_DATA_DIR`` (missing ones are unset), ``awx_vars`` the
+    play's variables (only ``awx_*`` are read), ``artifact_dir_exists`` whether ``AWX_ISOLATED_DATA_DIR`` names an
+    existing directory (the caller checks).
     """
-    awx = dict((name, awx_vars.get(name)) for name in AWX_VARS)
-    given = [name for name in AWX_VARS if awx[name] not in (None, "")]
-    operator = {"name": os_user, "source": "os", "awx_user_name": None, "awx_job_id": None, "awx_job_template_name": None}
-    warnings = []
-    env_id = str(job_id_env).strip() if job_id_env not in (None, "") else ""
-    var_id = str(awx["awx_job_id"]).strip() if awx["awx_job_id"] not in (None, "") else ""
-    if env_id and var_id and env_id == var_id and private_data_dir:
-        operator.update(awx_job_id=var_id, awx_job_template_name=awx["awx_job_template_name"])
-        user = awx["awx_user_name"]
-        if isinstance(user, str) and user.strip():
-            operator.update(name=user.strip(), source="awx", awx_user_name=user.strip())
-        else:
-            warnings.append("AWX job %s has no awx_user_name (a scheduled or workflow job?); the operator is the OS user %r"
-                            % (var_id, os_user))
-    elif given:
-        if not env_id:
-            why = "the environment variable JOB_ID is not set"
-        elif not var_id:
-            why = "awx_job_id is not set"
-        elif env_id != var_id:
-            why = "JOB_ID=%s differs from awx_job_id=%s" % (env_id, var_id)
-        else:
-            why = "AWX_PRIVATE_DATA_DIR does not name a directory: this is not a job run by AWX"
-        warnings.append("%s given, but the job environment does not prove this is an AWX job (%s): they are ignored and "
-                        "the operator is the controller's OS user %r" % (", ".join(given), why, os_user))
-    return operator, warnings
+    return _awx.resolve(os_user, environ or {}, awx_vars, artifact_dir_exists)
 
 
 # -- freeze windows -------------------------------------------------------------------------------------------

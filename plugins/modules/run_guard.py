@@ -34,12 +34,15 @@ description:
     that it did. Nothing overrides the operator, reason, freeze or maximum rules.
   - "Trust model: no variable names the operator. Outside AWX the operator is the controller's OS user, the account of
     the effective uid of the C(ansible-playbook) process (not C($USER) and not a variable). Inside AWX the operator is
-    AWX's C(awx_user_name), accepted only when the job really runs under AWX: the environment variable C(JOB_ID) equals
-    the variable C(awx_job_id) and C(AWX_PRIVATE_DATA_DIR) names an existing directory. Otherwise every C(awx_*)
-    variable is ignored, the OS user counts, and a warning says so. Every plugin of this collection that records who
-    did something determines the operator the same way, itself."
-  - "Limits: whoever controls both the controller's environment and the variables (their own shell) can fake
-    C(JOB_ID) and C(AWX_PRIVATE_DATA_DIR); outside AWX, the controller account is the boundary. Anybody holding the
+    AWX's C(awx_user_name) (a scheduled launch is C(schedule:<schedule name>), a webhook's C(webhook:<job template>)),
+    accepted only when the job really runs under AWX: the environment variable C(JOB_ID) equals the variable
+    C(awx_job_id), C(AWX_PRIVATE_DATA_DIR) is AWX's folder of that job (C(awx_<JOB_ID>_*)) and ansible-runner's
+    artifact directory C(AWX_ISOLATED_DATA_DIR) is C(<AWX_PRIVATE_DATA_DIR>/artifacts/<JOB_ID>) or, in an execution
+    environment, C(/runner/artifacts/<JOB_ID>), and exists. Otherwise every C(awx_*) variable is ignored, the OS user
+    counts, and a warning says so. Every plugin of this collection that records who did something determines the
+    operator the same way, itself."
+  - "Limits: whoever controls both the controller's environment, its files and the variables (their own shell) can
+    imitate an AWX job; outside AWX, the controller account is the boundary. Anybody holding the
     fleet's SSH key can change the hosts by hand; the guard protects the product's runs, not the hosts."
 extends_documentation_fragment:
   - fleetops.release.audit.guard
@@ -227,22 +230,47 @@ operator:
   type: dict
   contains:
     name:
-      description: The operator's name, the OS user or the AWX user.
+      description: The operator's name, the OS user or the AWX user; for an AWX job without a user
+        C(schedule:<schedule name>), C(webhook:<job template>) or C(<launch type>:job <id>).
       type: str
     source:
       description: V(os) (the controller's OS user) or V(awx) (proven AWX job).
       type: str
+    launched_by:
+      description: V(user), or for an AWX job without a user what launched it (V(schedule), V(webhook), or AWX's
+        launch type).
+      type: str
     awx_user_name:
-      description: AWX's user name, or V(null) outside a proven AWX job.
+      description: AWX's user name, or V(null) outside a proven AWX job and for launches without a user.
+      type: str
+    awx_user_id:
+      description: AWX's user id, or V(null) as for RV(operator.awx_user_name).
       type: str
     awx_job_id:
       description: AWX's job id, or V(null) outside a proven AWX job.
       type: str
+    awx_job_launch_type:
+      description: AWX's launch type (V(manual), V(relaunch), V(scheduled), V(workflow), V(webhook), ...), or V(null).
+      type: str
+    awx_job_template_id:
+      description: AWX's job template id, or V(null).
+      type: str
     awx_job_template_name:
       description: AWX's job template name, or V(null) outside a proven AWX job.
       type: str
-  sample: {"name": "alice", "source": "awx", "awx_user_name": "alice", "awx_job_id": "4821",
-           "awx_job_template_name": "shop rollback"}
+    awx_workflow_job_id:
+      description: The id of the workflow job this job is a node of, or V(null).
+      type: str
+    awx_workflow_job_name:
+      description: The name of that workflow job, or V(null).
+      type: str
+    awx_schedule_name:
+      description: The schedule that launched the job (or its workflow), or V(null).
+      type: str
+  sample: {"name": "alice", "source": "awx", "launched_by": "user", "awx_user_name": "alice", "awx_user_id": "7",
+           "awx_job_id": "4821", "awx_job_launch_type": "manual", "awx_job_template_id": "11",
+           "awx_job_template_name": "shop rollback", "awx_workflow_job_id": null, "awx_workflow_job_name": null,
+           "awx_schedule_name": null}
 allowed:
   description: Whether the run may start. When V(false) the task fails.
   returned: with O(step=decide)

@@ -9,10 +9,11 @@ a ``-e`` of a registered result) could name anybody. Every action plugin that wr
 record, history lines, lock holders, known-bad marks, release manifests, configuration snapshots) calls
 :func:`controller_operator` at the moment it writes, and ignores (with a warning) any name its task passes.
 
-AWX's user counts only when the job really runs under AWX: the environment variable ``JOB_ID`` equals the variable
-``awx_job_id`` AND ``AWX_PRIVATE_DATA_DIR`` names an existing directory (both are set by ansible-runner for every AWX
-job; neither is set by a plain ``ansible-playbook``). Outside AWX every ``awx_*`` variable is ignored, with a
-warning, and the controller's OS user (of the effective uid) is the operator. The AWX issue (16) refines the proof.
+AWX's user counts only when the job really runs under AWX: ``JOB_ID`` equals the variable ``awx_job_id``,
+``AWX_PRIVATE_DATA_DIR`` is AWX's folder of that job and ansible-runner's artifact directory of that job
+(``AWX_ISOLATED_DATA_DIR``) exists beside it or in an execution environment (module_utils/_awx.py, the proof in
+detail). Outside AWX every ``awx_*`` variable is ignored, with a warning, and the controller's OS user (of the
+effective uid) is the operator.
 
 The run record: ``run_guard`` issues the run id itself and writes ``<home>/.ansible/fleetops/runs/<run_id>.json``
 (directory 0700, file 0600, in the home directory of the effective uid): the run id, the operation (the literal of the
@@ -35,6 +36,7 @@ import time
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
+from ansible_collections.fleetops.release.plugins.module_utils._awx import ENV_VARS
 from ansible_collections.fleetops.release.plugins.module_utils._guard import AWX_VARS, GuardError, resolve_operator
 
 RUN_ID_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9]{1,12}")
@@ -57,19 +59,21 @@ def controller_name():
     return socket.gethostname() or "unknown"
 
 
-def awx_private_data_dir(environ=None):
-    """``AWX_PRIVATE_DATA_DIR`` when it names an existing directory, else None."""
+def awx_environment(environ=None):
+    """The environment variables of the proof of an AWX job (module_utils/_awx.py) and whether ansible-runner's
+    artifact directory (``AWX_ISOLATED_DATA_DIR``) exists: ``(variables, exists)``."""
     environ = os.environ if environ is None else environ
-    value = environ.get("AWX_PRIVATE_DATA_DIR") or ""
-    return value if value and os.path.isdir(value) else None
+    variables = dict((name, environ.get(name)) for name in ENV_VARS if environ.get(name) is not None)
+    artifacts = variables.get("AWX_ISOLATED_DATA_DIR") or ""
+    return variables, bool(artifacts) and os.path.isdir(artifacts)
 
 
 def controller_operator(task_vars, environ=None):
     """``(operator, warnings)``: the operator of this run, as run_guard and every identity-recording plugin see it."""
-    environ = os.environ if environ is None else environ
     task_vars = task_vars or {}
     awx_vars = dict((name, task_vars.get(name)) for name in AWX_VARS)
-    return resolve_operator(os_user(), environ.get("JOB_ID"), awx_vars, awx_private_data_dir(environ))
+    variables, exists = awx_environment(environ)
+    return resolve_operator(os_user(), variables, awx_vars, exists)
 
 
 def holder_of(operator_name, run_id=None):

@@ -159,7 +159,12 @@ def test_d_a_proven_awx_job_runs_as_the_awx_user(one_region, releases, first_rel
     fleet = one_region  # one region: see the module docstring
     awx = {"awx_job_id": 4243, "awx_user_name": "alice", "awx_job_template_name": "shop rollback",
            "fleet_allowed_operators": ["alice"], "fleet_release": first_release, "fleet_reason": "no-op under AWX"}
-    proc, out = play(fleet, ROLLBACK, extra_vars=awx, env={"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": str(tmp_path)})
+    # What ansible-runner sets for AWX job 4243 (issue 16: AWX's job folder and the runner's artifact directory in it;
+    # tests/integration/test_awx_runner.py runs the jobs through ansible-runner itself).
+    pdd = tmp_path / "awx_4243_test"
+    (pdd / "artifacts" / "4243").mkdir(parents=True)
+    proc, out = play(fleet, ROLLBACK, extra_vars=awx, env={"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": str(pdd),
+                                                           "AWX_ISOLATED_DATA_DIR": str(pdd / "artifacts" / "4243")})
     assert proc.returncode == 0, out
     [record] = records(audit_dir, run_id_of(out))
     assert record["operator"]["name"] == "alice" and record["operator"]["source"] == "awx", record

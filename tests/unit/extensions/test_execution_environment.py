@@ -153,6 +153,10 @@ def test_ansible_builder_creates_the_build_context(tarball: Path, tmp_path: Path
     containerfile = (context / "Containerfile").read_text(encoding="utf-8")
     assert f"ansible-core=={_pin('ansible-core')} ansible-runner=={_pin('ansible-runner')}" in containerfile
     assert "ansible-galaxy collection install" in containerfile and "introspect" in containerfile
+    # The fleet callback under awx_display (docs/awx.md, "Live progress"), in the final image.
+    final = containerfile[containerfile.rindex("FROM "):]
+    assert "ENV ORIGINAL_STDOUT_CALLBACK=fleetops.release.fleet" in final
+    assert "ENV ANSIBLE_STDOUT_CALLBACK=fleetops.release.fleet" in final
 
 
 def test_ansible_builder_refuses_a_broken_definition(tarball: Path, tmp_path: Path) -> None:

@@ -126,11 +126,15 @@ def test_awx_variables_outside_awx_are_ignored_with_a_warning(monkeypatch):
 
 
 def test_a_proven_awx_job_names_the_awx_user(monkeypatch, tmp_path):
+    pdd = tmp_path / "awx_9_abc"  # AWX's job folder, with ansible-runner's artifact directory of job 9 (ident 9)
+    (pdd / "artifacts" / "9").mkdir(parents=True)
     monkeypatch.setenv("JOB_ID", "9")
-    monkeypatch.setenv("AWX_PRIVATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AWX_PRIVATE_DATA_DIR", str(pdd))
+    monkeypatch.setenv("AWX_ISOLATED_DATA_DIR", str(pdd / "artifacts" / "9"))
     result = start("rollback", task_vars={"awx_user_name": "bob", "awx_job_id": 9, "awx_job_template_name": "shop rollback"})
-    assert result["operator"] == {
-        "name": "bob", "source": "awx", "awx_user_name": "bob", "awx_job_id": "9", "awx_job_template_name": "shop rollback"}
+    operator = result["operator"]
+    assert (operator["name"], operator["source"], operator["awx_user_name"], operator["awx_job_id"]) == ("bob", "awx", "bob", "9")
+    assert operator["awx_job_template_name"] == "shop rollback"
 
 
 def test_decide_forced_past_the_cooldown_unless_the_policy_forbids_it(monkeypatch):

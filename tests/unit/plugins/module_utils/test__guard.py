@@ -29,7 +29,9 @@ from ansible_collections.fleetops.release.plugins.module_utils._guard import (
 
 UTC = datetime.timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
-ALICE = {"name": "alice", "source": "os", "awx_user_name": None, "awx_job_id": None, "awx_job_template_name": None}
+ALICE = {"name": "alice", "source": "os", "launched_by": "user", "awx_user_name": None, "awx_user_id": None,
+         "awx_job_id": None, "awx_job_launch_type": None, "awx_job_template_id": None, "awx_job_template_name": None,
+         "awx_workflow_job_id": None, "awx_workflow_job_name": None, "awx_schedule_name": None}
 # A Thursday.
 NOW = datetime.datetime(2026, 11, 26, 21, 4, 5, tzinfo=UTC)
 
@@ -53,16 +55,20 @@ def auto(run_id, started, event="run"):
 # -- the operator (trust model) -------------------------------------------------------------------------------
 
 
+PDD = "/tmp/awx_4821_x1y2"
+PROVEN = {"JOB_ID": "4821", "AWX_PRIVATE_DATA_DIR": PDD, "AWX_ISOLATED_DATA_DIR": PDD + "/artifacts/4821"}
+
+
 def test_outside_awx_the_os_user_counts():
-    operator, warnings = resolve_operator("alice", None, {})
+    operator, warnings = resolve_operator("alice", {}, {})
     assert operator == ALICE and warnings == []
 
 
 def test_awx_identity_is_accepted_when_the_environment_proves_the_job():
-    operator, warnings = resolve_operator("runner", "4821", {
-        "awx_user_name": "bob", "awx_job_id": 4821, "awx_job_template_name": "shop rollback"}, "/runner")
-    assert operator == {"name": "bob", "source": "awx", "awx_user_name": "bob", "awx_job_id": "4821",
-                        "awx_job_template_name": "shop rollback"}
+    operator, warnings = resolve_operator("runner", PROVEN, {
+        "awx_user_name": "bob", "awx_job_id": 4821, "awx_job_template_name": "shop rollback"}, True)
+    assert operator == dict(ALICE, name="bob", source="awx", awx_user_name="bob", awx_job_id="4821",
+                            awx_job_template_name="shop rollback")
     assert warnings == []
 
 
@@ -73,26 +79,30 @@ def test_awx_identity_is_accepted_when_the_environment_proves_the_job():
     ("4821", None, "awx_job_id is not set"),
 ])
 def test_awx_variables_alone_never_claim_an_identity(job_id_env, awx_job_id, why):
-    operator, warnings = resolve_operator("alice", job_id_env, {"awx_user_name": "boss", "awx_job_id": awx_job_id}, "/runner")
+    environ = dict(PROVEN, JOB_ID=job_id_env)
+    operator, warnings = resolve_operator("alice", environ, {"awx_user_name": "boss", "awx_job_id": awx_job_id}, True)
     assert operator == ALICE
     assert len(warnings) == 1 and why in warnings[0] and "ignored" in warnings[0] and "'alice'" in warnings[0]
 
 
-def test_a_proven_awx_job_without_a_user_keeps_the_os_user_and_says_so():
-    operator, warnings = resolve_operator("runner", "7", {"awx_job_id": "7", "awx_job_template_name": "nightly"}, "/runner")
-    assert operator["name"] == "runner" and operator["source"] == "os" and operator["awx_job_id"] == "7"
-    assert "no awx_user_name" in warnings[0]
+def test_a_proven_awx_job_without_a_user_is_named_after_what_launched_it():
+    operator, warnings = resolve_operator("runner", dict(PROVEN, JOB_ID="7", AWX_PRIVATE_DATA_DIR="/tmp/awx_7_a",
+                                                         AWX_ISOLATED_DATA_DIR="/runner/artifacts/7"),
+                                          {"awx_job_id": "7", "awx_job_template_name": "nightly",
+                                           "awx_job_launch_type": "scheduled", "awx_schedule_name": "every night"}, True)
+    assert operator["name"] == "schedule:every night" and operator["source"] == "awx" and operator["awx_job_id"] == "7"
+    assert operator["launched_by"] == "schedule" and operator["awx_user_name"] is None and warnings == []
 
 
 def test_job_id_equal_to_awx_job_id_is_not_enough_outside_awx():
     # Issue 14: JOB_ID=4242 ansible-playbook ... -e awx_job_id=4242 -e awx_user_name=alice, without AWX_PRIVATE_DATA_DIR.
-    operator, warnings = resolve_operator("mallory", "4242", {"awx_job_id": 4242, "awx_user_name": "alice"})
+    operator, warnings = resolve_operator("mallory", {"JOB_ID": "4242"}, {"awx_job_id": 4242, "awx_user_name": "alice"})
     assert operator == dict(ALICE, name="mallory")
     assert len(warnings) == 1 and "AWX_PRIVATE_DATA_DIR" in warnings[0] and "'mallory'" in warnings[0]
 
 
 def test_no_awx_variables_no_warning_even_inside_a_job_environment():
-    assert resolve_operator("alice", "5", {})[1] == []
+    assert resolve_operator("alice", {"JOB_ID": "5"}, {})[1] == []
 
 
 # -- operators and reasons --------------------------------------------------------------------------------------

@@ -32,23 +32,34 @@ def test_os_user_is_the_effective_uid_not_the_environment(monkeypatch):
     assert _identity.os_user() == pwd.getpwuid(os.geteuid()).pw_name
 
 
+def awx_dirs(tmp_path, job_id="4242"):
+    """AWX's private data directory of job ``job_id`` and ansible-runner's artifact directory in it."""
+    pdd = tmp_path / ("awx_%s_abcd" % job_id)
+    (pdd / "artifacts" / job_id).mkdir(parents=True)
+    return {"JOB_ID": job_id, "AWX_PRIVATE_DATA_DIR": str(pdd), "AWX_ISOLATED_DATA_DIR": str(pdd / "artifacts" / job_id)}
+
+
 @pytest.mark.parametrize("environ", [
     {},
     {"JOB_ID": "4242"},  # issue 14: JOB_ID=4242 ansible-playbook ... -e awx_job_id=4242 -e awx_user_name=alice
-    {"JOB_ID": "4242", "AWX_PRIVATE_DATA_DIR": "/nonexistent/awx"},
-    {"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": "<tmp>"},
+    {"JOB_ID": "4242", "AWX_PRIVATE_DATA_DIR": "<tmp>"},  # issue 14's proof, no longer enough
+    {"JOB_ID": "4242", "AWX_PRIVATE_DATA_DIR": "<pdd>", "AWX_ISOLATED_DATA_DIR": "<pdd>/artifacts/4242/missing"},
+    {"JOB_ID": "4242", "AWX_PRIVATE_DATA_DIR": "/nonexistent/awx_4242_x", "AWX_ISOLATED_DATA_DIR": "/nonexistent/awx_4242_x/artifacts/4242"},
+    {"JOB_ID": "4243", "AWX_PRIVATE_DATA_DIR": "<pdd>", "AWX_ISOLATED_DATA_DIR": "<pdd>/artifacts/4242"},
 ])
 def test_awx_not_proven_the_os_user_counts(environ, tmp_path):
-    environ = dict((key, str(tmp_path) if value == "<tmp>" else value) for key, value in environ.items())
+    pdd = awx_dirs(tmp_path)["AWX_PRIVATE_DATA_DIR"]
+    environ = dict((key, value.replace("<tmp>", str(tmp_path)).replace("<pdd>", pdd)) for key, value in environ.items())
     operator, warnings = _identity.controller_operator(AWX_VARS, environ)
     assert operator["name"] == "mallory" and operator["source"] == "os" and operator["awx_user_name"] is None
     assert len(warnings) == 1 and "ignored" in warnings[0]
 
 
 def test_awx_proven_names_the_awx_user(tmp_path):
-    operator, warnings = _identity.controller_operator(AWX_VARS, {"JOB_ID": "4242", "AWX_PRIVATE_DATA_DIR": str(tmp_path)})
-    assert operator == {"name": "alice", "source": "awx", "awx_user_name": "alice", "awx_job_id": "4242",
-                        "awx_job_template_name": "shop deploy"}
+    operator, warnings = _identity.controller_operator(dict(AWX_VARS, awx_user_id=12), awx_dirs(tmp_path))
+    assert operator["name"] == "alice" and operator["source"] == "awx" and operator["launched_by"] == "user"
+    assert (operator["awx_user_name"], operator["awx_user_id"], operator["awx_job_id"]) == ("alice", "12", "4242")
+    assert operator["awx_job_template_name"] == "shop deploy"
     assert warnings == []
 
 
