@@ -10,9 +10,11 @@ module: schema_downgrade
 short_description: Take the schema back to a version with the tool's downgrade, then verify
 version_added: 0.1.0
 description:
-  - Reads the schema history, and unless the database is at O(to) already, Runs the tool's downgrade command (default C(alembic downgrade {version}), C(sqitch revert -y --to {version}); Flyway C(undo -target={version}) and Liquibase C(rollback --tag={version}) are templates not tested here, since those Java tools cannot be installed on our machines) in
-    O(db.command_dir) (default O(db.migrations_dir)), with the connection in the command's environment and a timeout
-    (O(db.command_timeout)).
+  - Reads the schema history, and unless the database is at O(to) already, runs the tool's downgrade command
+    (default C(alembic downgrade {version}), C(sqitch revert -y --to {version}); Flyway C(undo -target={version})
+    and Liquibase C(rollback --tag={version}) are templates not tested here, since those Java tools cannot be
+    installed on our machines) in O(db.command_dir) (default O(db.migrations_dir)), with the connection in the
+    command's environment and a timeout (O(db.command_timeout)).
   - Then reads the history again and fails unless the database is at O(to) with no failed migration.
   - Take a backup first (M(fleetops.release.schema_backup)); the playbooks do.
 extends_documentation_fragment:

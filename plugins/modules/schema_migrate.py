@@ -10,9 +10,10 @@ module: schema_migrate
 short_description: Run the release's migrations up to its schema version, then verify
 version_added: 0.1.0
 description:
-  - Reads the schema history, and unless the database is at O(to) already, Runs the tool's migrate command (default C(alembic upgrade {version}), C(sqitch deploy --to {version}), C(flyway migrate -target={version}), C(liquibase update)) in
-    O(db.command_dir) (default O(db.migrations_dir)), with the connection in the command's environment and a timeout
-    (O(db.command_timeout)).
+  - Reads the schema history, and unless the database is at O(to) already, runs the tool's migrate command (default
+    C(alembic upgrade {version}), C(sqitch deploy --to {version}), C(flyway migrate -target={version}), C(liquibase
+    update)) in O(db.command_dir) (default O(db.migrations_dir)), with the connection in the command's environment
+    and a timeout (O(db.command_timeout)).
   - Then reads the history again and fails unless the database is at O(to) with no failed migration.
   - Take a backup first (M(fleetops.release.schema_backup)); the playbooks do.
 extends_documentation_fragment:
