@@ -235,7 +235,7 @@ def test_schema_rollback_takes_a_backup_downgrades_then_rolls_the_code_back(flee
     listed = subprocess.run(["pg_restore", "--list", schema["backup"]], capture_output=True, text=True, timeout=60, check=False)
     assert listed.returncode == 0 and "TABLE public person" in listed.stdout
     # The order: the schema went back (a run_once step) before the first host switched.
-    assert out.index("rollback : Downgrade the schema to") < out.index("Put the batch's release live"), out[-3000:]
+    assert out.index("rollback : Downgrade the schema to") < out.index("PLAY [Roll back - walk the waves"), out[-3000:]
 
 
 def test_override_rolls_the_code_back_and_is_audited(fleet, db, releases, audit_dir):
