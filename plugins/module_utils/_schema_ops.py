@@ -18,6 +18,7 @@ import re
 
 from ansible_collections.fleetops.release.plugins.module_utils import _command
 from ansible_collections.fleetops.release.plugins.module_utils._schema import SCHEMA_DB_SPEC, TOOL_NAMES, SchemaError, schema_info, scrub
+from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import effective_history, position
 
 # Placeholders in command templates: {version} the target schema version, {backup} the dump file,
 # {migrations_dir} the release's migrations.
@@ -241,8 +242,6 @@ def read_schema(db):
 def change_schema(db, step, version, check_mode=False):
     """Run the tool's ``step`` (migrate or downgrade) to ``version``, then read the schema again and verify that the
     database is there; {before, after, command, steps}. Fails (StepFailed / SchemaError) with what to do."""
-    from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import (  # pylint: disable=import-outside-toplevel
-        effective_history, position)
     directory = step_directory(db)
     before = read_schema(db)
     argv = render(command_for(db, step), {"version": version, "backup": None, "migrations_dir": db.get("migrations_dir")})
