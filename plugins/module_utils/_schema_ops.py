@@ -223,7 +223,6 @@ def step_directory(db):
     return directory
 
 
-
 def info_params(db):
     """schema_info's parameters from fleet_db."""
     params = {key: db.get(key) for key in SCHEMA_DB_SPEC}
