@@ -271,3 +271,45 @@ def test_a_wrong_password_is_a_clear_refusal_before_any_change(fleet, db, releas
     assert proc.returncode != 0
     assert "refused the credentials" in out and "not-" + PASSWORD not in out, out
     assert state(fleet, db) == before
+
+
+# --- Sqitch: the modules' default commands, run for real (no fleet needed: one ansible-playbook on localhost) -------
+
+def test_sqitch_backup_migrate_and_downgrade_to_a_tag(db, tmp_path):
+    from test_schema_info import SQITCH_CHANGES, sqitch_project  # pylint: disable=import-outside-toplevel
+    cluster = db["cluster"]
+    cluster.psql("CREATE DATABASE sqitchdb OWNER shop")
+    project = tmp_path / "sqitch"
+    sqitch_project(project, SQITCH_CHANGES)
+    env = dict(os.environ, HOME=str(tmp_path), PGHOST=cluster.address, PGPORT=str(cluster.port), PGDATABASE="sqitchdb",
+               PGUSER="shop", PGPASSWORD=PASSWORD)
+    proc = subprocess.run(["sqitch", "deploy", "--to", "person", "db:pg:"], cwd=str(project), env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fleet_db_ = dict(db["params"], dbname="sqitchdb", tool="sqitch", migrations_dir=str(project),
+                     backup_dir=str(tmp_path / "backups"), command_timeout=120)
+    tasks = [
+        {"name": "backup", "fleetops.release.schema_backup": {"db": fleet_db_, "run_id": "t-1"}, "register": "b"},
+        {"name": "migrate", "fleetops.release.schema_migrate": {"db": fleet_db_, "to": "email"}, "register": "m"},
+        {"name": "again", "fleetops.release.schema_migrate": {"db": fleet_db_, "to": "email"}, "register": "m2"},
+        {"name": "downgrade", "fleetops.release.schema_downgrade": {"db": fleet_db_, "to": "@v1"}, "register": "d"},
+        {"name": "save", "ansible.builtin.copy": {"dest": str(tmp_path / "out.json"), "mode": "0600",
+                                                   "content": "{{ [b, m, m2, d] | to_json }}"}},
+    ]
+    playbook = tmp_path / "sqitch.yml"
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
+                                     "vars": {"ansible_python_interpreter": sys.executable}}]), encoding="utf-8")
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", "-vvv", str(playbook)],
+                          cwd=str(HERE.parent.parent), capture_output=True, text=True, timeout=600, check=False,
+                          env=dict(os.environ, HOME=str(tmp_path), PATH="%s:%s" % (BIN, os.environ["PATH"])))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert PASSWORD not in out
+    backup, migrated, again, downgraded = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert backup["verified"] and backup["entries"] > 0 and backup["path"].endswith("-t-1.dump")
+    assert (migrated["changed"], migrated["before"], migrated["after"]) == (True, "person", "email")
+    assert migrated["command"] == ["sqitch", "deploy", "--to", "email", "db:pg:"]
+    assert (again["changed"], again["steps"]) == (False, [])  # at the version already: nothing runs
+    assert (downgraded["changed"], downgraded["before"], downgraded["after"]) == (True, "email", "person")
+    assert cluster.psql("SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns "
+                        "WHERE table_name = 'person'", "sqitchdb", "shop").strip() == "id,name"
