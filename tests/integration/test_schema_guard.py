@@ -220,6 +220,18 @@ def test_rollback_to_a_release_the_schema_moved_away_from_is_refused_and_changes
     assert state(fleet, db) == before
 
 
+def test_the_rollback_role_entry_point_refuses_too(fleet, db, tmp_path):
+    """roles/rollback main (the hosts of your own play, without the waves) has the same guard."""
+    playbook = tmp_path / "own-rollback.yml"
+    playbook.write_text(json.dumps([{"hosts": "fleet", "gather_facts": False, "tasks": [
+        {"name": "Roll back", "ansible.builtin.include_role": {"name": "fleetops.release.rollback"}}]}]), encoding="utf-8")
+    before = state(fleet, db)
+    proc, out = run(fleet, playbook, fleet_release="s-1", fleet_db=fleet_db(db, "s-3"))
+    assert proc.returncode != 0
+    assert "cannot run against the database's schema 0003" in out and "0002 (drop nickname)" in out, out
+    assert state(fleet, db) == before
+
+
 def test_schema_rollback_takes_a_backup_downgrades_then_rolls_the_code_back(fleet, db, audit_dir):
     rows = sql(db, "SELECT string_agg(name, ',' ORDER BY id) FROM person")
     proc, out = run(fleet, ROLLBACK, "-vvv", fleet_release="s-1", fleet_schema_rollback=True, fleet_db=fleet_db(db, "s-3"))
