@@ -305,8 +305,8 @@ def test_sqitch_backup_migrate_and_downgrade_to_a_tag(db, tmp_path):
         {"name": "migrate", "fleetops.release.schema_migrate": {"db": fleet_db_, "to": "email"}, "register": "m"},
         {"name": "again", "fleetops.release.schema_migrate": {"db": fleet_db_, "to": "email"}, "register": "m2"},
         {"name": "downgrade", "fleetops.release.schema_downgrade": {"db": fleet_db_, "to": "@v1"}, "register": "d"},
-        {"name": "save", "ansible.builtin.copy": {"dest": str(tmp_path / "out.json"), "mode": "0600",
-                                                   "content": "{{ [b, m, m2, d] | to_json }}"}},
+        {"name": "save", "ansible.builtin.copy": {
+            "dest": str(tmp_path / "out.json"), "mode": "0600", "content": "{{ [b, m, m2, d] | to_json }}"}},
     ]
     playbook = tmp_path / "sqitch.yml"
     playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
