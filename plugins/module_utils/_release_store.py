@@ -478,7 +478,7 @@ class ReleaseStore:
     # -- create / remove ------------------------------------------------------------------------
 
     def create_release(self, release_id, artifact=None, sha256=None, shared_paths=(), created_by=None, check_mode=False, now=None,
-                       artifact_name=None, max_unpacked=None):
+                       artifact_name=None, max_unpacked=None, schema=None):
         """Create ``releases/<id>`` from a tarball. Returns ``(changed, manifest)``.
 
         Same id and same artifact: nothing to do. Same id, different artifact: ReleaseConflict. ``artifact_name`` is
@@ -521,6 +521,8 @@ class ReleaseStore:
             "sequence": max([item.get("sequence", 0) for item in self.releases()] + [0]) + 1,
             "shared_paths": shared_paths,
         }
+        if schema:
+            manifest["schema"] = schema  # the release's schema declaration (issue 17), judged by rollbacks
         if check_mode:
             return True, manifest
         self.ensure_layout()

@@ -124,6 +124,12 @@ options:
       - Verify TLS certificates when downloading an artifact URL.
     type: bool
     default: true
+  schema:
+    description:
+      - The release's schema declaration (C(tool), C(version), C(min_version), C(expand_only)), kept in its manifest
+        as C(schema) when the release is created; a rollback's schema guard judges it (M(fleetops.release.schema_guard)).
+      - In the playbooks of this collection it comes from C(fleet_release_schema). An existing release keeps its manifest.
+    type: dict
   allow_bad:
     description:
       - With O(state=present), accept a release that is marked bad on the host (deploy it again on purpose).
@@ -262,6 +268,7 @@ def main():
             timeout={"type": "int", "default": 60},
             validate_certs={"type": "bool", "default": True},
             allow_bad={"type": "bool", "default": False},
+            schema={"type": "dict"},
             max_unpacked={"type": "int"},
             artifact_name={"type": "str"},
             # The action plugin sets it for a small controller-side artifact (see INLINE_MAX_BYTES there).
@@ -360,7 +367,7 @@ def create(module, store, release_id, inline_content=None):
     return store.create_release(
         release_id, artifact=artifact, sha256=params["sha256"], shared_paths=params["shared_paths"],
         created_by=params["created_by"] or actor_of(module), check_mode=module.check_mode,
-        artifact_name=name, max_unpacked=params["max_unpacked"],
+        artifact_name=name, max_unpacked=params["max_unpacked"], schema=params["schema"],
     )
 
 
