@@ -23,7 +23,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils import _command
-from ansible_collections.fleetops.release.plugins.module_utils._drill import child_command, failures_in_output
+from ansible_collections.fleetops.release.plugins.module_utils._drill import child_command, failures_in_output, run_id_in_output
 
 COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOKS = ("deploy", "rollback")
@@ -129,7 +129,7 @@ class ActionModule(ActionBase):
             changed=True, exit_status=ran["rc"], timed_out=ran["timed_out"], started=started, finished=finished,
             elapsed=round(finished - started, 3), playbook=args["playbook"], step=args["step"], log=args["log"],
             command=[part if not part.startswith("{") else "<variables of the drill>" for part in argv],
-            failures=failures_in_output(output),
+            failures=failures_in_output(output), run_id=run_id_in_output(output),
             output_tail=to_text("\n".join(output.splitlines()[-TAIL_LINES:])),
             msg="%s.yml (%s) %s" % (args["playbook"], args["step"], "did not finish within %d s and was stopped" % args["timeout"]
                                     if ran["timed_out"] else "exited with %s" % ran["rc"]))

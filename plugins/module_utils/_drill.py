@@ -219,6 +219,15 @@ def child_command(binary, playbook, inventories, limit, extra_vars_args, own_var
     return argv
 
 
+_RUN_ID = re.compile(r"\brun (\d{8}T\d{6}Z-\d+)\b")
+
+
+def run_id_in_output(text):
+    """The run id an ansible-playbook of this collection printed first (its guard's message, its failure), or None."""
+    match = _RUN_ID.search(text or "")
+    return match.group(1) if match else None
+
+
 def failures_in_output(text, limit=20):
     """``[{host, msg}]`` of the failed tasks of an ansible-playbook output (default callback, one JSON result per line),
     leaving out those that the playbook ignored."""
@@ -305,7 +314,7 @@ def _run_view(run):
     """The part of a drill_run result and of its audit record that the report keeps."""
     audit = run.get("audit") or {}
     return {"step": run.get("step"), "playbook": run.get("playbook"), "exit_status": run.get("exit_status"), "timed_out": run.get("timed_out", False),
-            "started": run.get("started"), "finished": run.get("finished"), "run_id": audit.get("run_id"),
+            "started": run.get("started"), "finished": run.get("finished"), "run_id": audit.get("run_id") or run.get("run_id"),
             "status": audit.get("status") or ("ok" if run.get("exit_status") == 0 else "failed"),
             "failed_at": _epoch(audit.get("failed_at")), "first_switch": _epoch(audit.get("first_switch")),
             "recovered_at": _epoch(audit.get("recovered_at")), "recovery_seconds": audit.get("recovery_seconds"),
@@ -326,6 +335,7 @@ def marks(fault, runs, recovered_in_time=True):
     """
     result = dict((name, None) for name in MARKS)
     result["recovering_run"] = None
+    result["detected_by"] = None
     if not runs:
         return result
     first = runs[0]
@@ -336,9 +346,9 @@ def marks(fault, runs, recovered_in_time=True):
     else:
         recovery = next((run for run in runs[1:] if run.get("step") == "recover"), None)
         if first.get("failed_at"):
-            result["detected"] = first["failed_at"]
+            result["detected"], result["detected_by"] = first["failed_at"], "product"
         elif recovery is not None:
-            result["detected"] = recovery.get("started")
+            result["detected"], result["detected_by"] = recovery.get("started"), "drill"
         recovering = recovery if recovery is not None else (first if first.get("failed_at") else None)
         if recovering is first:
             result["recovery_start"] = first.get("failed_at")
@@ -411,6 +421,11 @@ def build_report(plan, run_id, operator, started, finished, start_release, start
         if check.get("rc") not in (0, None) or check.get("failed"):
             problems.append("data check %s the drill failed (exit %s): %s" % (check.get("phase"), check.get("rc"),
                                                                                (check.get("stderr") or check.get("stdout") or check.get("msg") or "")[:300]))
+    findings = []
+    if mark_times["detected_by"] == "drill":
+        findings.append("deploy.yml let the broken release through (no health check or gate caught it); the drill found the "
+                        "hosts off %s and recovered with rollback.yml. Consider a traffic or metric gate (fleet_traffic_gate, "
+                        "fleet_metric_gate) that would catch this fault." % start_release)
     report = {
         "format": REPORT_FORMAT, "event": "drill", "operation": "drill", "run_id": run_id, "operator": operator,
         "group": plan["group"], "fault": plan["fault"], "fault_text": plan["fault_text"], "release": plan.get("release"),
@@ -419,6 +434,7 @@ def build_report(plan, run_id, operator, started, finished, start_release, start
         "start_release": start_release, "runs": views,
         "marks": dict((name, mark_times[name]) for name in MARKS),
         "marks_at": dict((name, _iso(mark_times[name])) for name in MARKS),
+        "detected_by": mark_times["detected_by"], "findings": findings,
         "figures": figures(records, mark_times, views, start_states, differences, window),
         "end_state": {"matched": not differences and not start_problems, "differences": differences,
                       "start": start_states, "end": end_states},
@@ -447,7 +463,8 @@ def render_markdown(report, picture_name=None):
              "- started %s, finished %s, by %s" % (report["started_at"], report["finished_at"], (report.get("operator") or {}).get("name", "-")),
              "- starting release %s" % (report["start_release"] or "-"), "",
              "| figure | value |", "| --- | --- |",
-             "| time to detect | %s |" % _seconds(fig["time_to_detect"]),
+             "| time to detect | %s%s |" % (_seconds(fig["time_to_detect"]),
+                                            " (by the %s)" % report["detected_by"] if report.get("detected_by") else ""),
              "| time to recover (first to last failed request, from outside) | %s |" % _seconds(fig["time_to_recover_outside"]),
              "| time to recover (audit record) | %s |" % _seconds(fig["time_to_recover_audit"]),
              "| requests | %d |" % fig["requests"],
@@ -464,6 +481,8 @@ def render_markdown(report, picture_name=None):
                                                             _iso(run["started"]) or "-", _iso(run["finished"]) or "-"))
     if report["problems"]:
         lines += ["", "## What went wrong", ""] + ["- %s" % problem for problem in report["problems"]]
+    if report.get("findings"):
+        lines += ["", "## Findings", ""] + ["- %s" % finding for finding in report["findings"]]
     differences = report["end_state"]["differences"]
     if differences:
         lines += ["", "## End state differences", "", "| host | what | start | end |", "| --- | --- | --- | --- |"]

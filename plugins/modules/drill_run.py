@@ -139,6 +139,11 @@ command:
   type: list
   elements: str
   sample: ["/venv/bin/ansible-playbook", "-i", "inventory", "--limit", "eu-1,eu-2", "-e", "<variables of the drill>", "deploy.yml"]
+run_id:
+  description: The id of the run, as its output names it (V(null) when it named none).
+  returned: success
+  type: str
+  sample: "20261126T210405Z-4821"
 failures:
   description: The tasks that failed and were not ignored, each with its C(host) and C(msg).
   returned: success
