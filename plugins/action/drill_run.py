@@ -36,6 +36,7 @@ ARGUMENT_SPEC = {
     "step": {"type": "str", "required": True, "choices": list(STEPS)},
     "hosts": {"type": "list", "elements": "str", "required": True},
     "extra_vars": {"type": "dict", "default": {}},
+    "allow_bad_release": {"type": "bool", "default": False},
     "timeout": {"type": "int", "default": 1800},
     "log": {"type": "path"},
 }
@@ -111,8 +112,11 @@ class ActionModule(ActionBase):
             result.update(failed=True, changed=False, msg="drill_run: no ansible-playbook beside %s nor on PATH" % sys.executable)
             return result
         playbook = os.path.join(COLLECTION_ROOT, "playbooks", "%s.yml" % args["playbook"])
+        own_vars = dict(args["extra_vars"])
+        if args["allow_bad_release"]:
+            own_vars["fleet_allow_bad_release"] = True
         argv = child_command(binary, playbook, cliargs.get("inventory"), args["hosts"], cliargs.get("extra_vars"),
-                             args["extra_vars"], passed_options(cliargs))
+                             own_vars, passed_options(cliargs))
         # The default callback with one JSON result per line, without colours: the drill reads the failures from it.
         env = _command.child_environment({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
                                           "ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_CALLBACK_FORMAT_PRETTY": "0"})

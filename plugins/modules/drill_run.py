@@ -67,6 +67,12 @@ options:
     description: Variables of the run (C(fleet_release), C(fleet_artifact), C(fleet_reason), ...), given after the drill's own.
     type: dict
     default: {}
+  allow_bad_release:
+    description:
+      - Give the run C(fleet_allow_bad_release=true), so that it may go to a release marked bad (the rollback drill's way
+        forward again goes back to the release its rollback marked bad).
+    type: bool
+    default: false
   timeout:
     description: Seconds the run may take.
     type: int
