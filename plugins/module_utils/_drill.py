@@ -90,10 +90,10 @@ def check_inputs(group, fault, hosts, hostvars, groups, release=None, artifact=N
     production = sorted(host for host in hosts
                         if str((hostvars.get(host) or {}).get("fleet_environment", "production")).strip().lower() in PRODUCTION_NAMES)
     if production and not allow_production:
+        verb = "is" if len(production) == 1 else "are"
         problems.append("%s of group %s %s production (fleet_environment is production or not set): a drill there needs "
                         "-e fleet_drill_allow_production=true and a reason (fleet_reason); for a staging group set "
-                        "fleet_environment: staging in its group_vars" % (", ".join(production), group,
-                                                                         "is" if len(production) == 1 else "are"))
+                        "fleet_environment: staging in its group_vars" % (", ".join(production), group, verb))
     elif production and not (isinstance(reason, str) and reason.strip()):
         problems.append("a drill on production hosts (%s) needs a reason: -e fleet_reason=\"...\"" % ", ".join(production))
     regions = {}
@@ -419,8 +419,8 @@ def build_report(plan, run_id, operator, started, finished, start_release, start
         problems.append("%s: %s is %s, was %s at the start" % (item["host"], item["what"], item["end"], item["start"]))
     for check in data_checks:
         if check.get("rc") not in (0, None) or check.get("failed"):
-            problems.append("data check %s the drill failed (exit %s): %s" % (check.get("phase"), check.get("rc"),
-                                                                               (check.get("stderr") or check.get("stdout") or check.get("msg") or "")[:300]))
+            output = (check.get("stderr") or check.get("stdout") or check.get("msg") or "")[:300]
+            problems.append("data check %s the drill failed (exit %s): %s" % (check.get("phase"), check.get("rc"), output))
     findings = []
     if mark_times["detected_by"] == "drill":
         findings.append("deploy.yml let the broken release through (no health check or gate caught it); the drill found the "
@@ -456,10 +456,9 @@ def render_markdown(report, picture_name=None):
     """The report for people."""
     fig = report["figures"]
     lines = ["# Rollback drill %s: %s" % (report["run_id"], "passed" if report["ok"] else "FAILED"), "",
-             "- group **%s** (%d hosts%s), regions %s" % (report["group"], len(report["hosts"]),
-                                                      ", production" if report["production"] else "", ", ".join(sorted(report["regions"]))),
-             "- fault **%s**: %s%s" % (report["fault"], report["fault_text"],
-                                     " (release %s)" % report["release"] if report.get("release") else ""),
+             "- group **%s** (%d hosts%s), regions %s" % (
+                 report["group"], len(report["hosts"]), ", production" if report["production"] else "", ", ".join(sorted(report["regions"]))),
+             "- fault **%s**: %s%s" % (report["fault"], report["fault_text"], " (release %s)" % report["release"] if report.get("release") else ""),
              "- started %s, finished %s, by %s" % (report["started_at"], report["finished_at"], (report.get("operator") or {}).get("name", "-")),
              "- starting release %s" % (report["start_release"] or "-"), "",
              "| figure | value |", "| --- | --- |",
@@ -477,8 +476,8 @@ def render_markdown(report, picture_name=None):
     lines += ["| %s | %s |" % (name.replace("_", " "), report["marks_at"][name] or "-") for name in MARKS]
     lines += ["", "## Runs", "", "| step | playbook | run | status | started | finished |", "| --- | --- | --- | --- | --- | --- |"]
     for run in report["runs"]:
-        lines.append("| %s | %s.yml | %s | %s | %s | %s |" % (run["step"], run["playbook"], run["run_id"] or "-", run["status"],
-                                                            _iso(run["started"]) or "-", _iso(run["finished"]) or "-"))
+        lines.append("| %s | %s.yml | %s | %s | %s | %s |" % (
+            run["step"], run["playbook"], run["run_id"] or "-", run["status"], _iso(run["started"]) or "-", _iso(run["finished"]) or "-"))
     if report["problems"]:
         lines += ["", "## What went wrong", ""] + ["- %s" % problem for problem in report["problems"]]
     if report.get("findings"):
@@ -545,8 +544,8 @@ def render_svg(report, width=900, panel_height=180):
         for name, offset in sorted(mark_offsets.items(), key=lambda item: item[1]):
             parts.append('<line class="mark" data-mark="%s" data-seconds="%s" x1="%s" x2="%s" y1="%d" y2="%d" stroke="%s" stroke-width="1.5"/>'
                          % (name, offset, x_of(offset), x_of(offset), top, bottom, MARK_COLOURS[name]))
-            parts.append('<text x="%s" y="%d" fill="%s" font-size="9">%s</text>' % (x_of(offset) + 2, top + 10 + 10 * MARKS.index(name),
-                                                                                 MARK_COLOURS[name], name.replace("_", " ")))
+            parts.append('<text x="%s" y="%d" fill="%s" font-size="9">%s</text>' % (
+                x_of(offset) + 2, top + 10 + 10 * MARKS.index(name), MARK_COLOURS[name], name.replace("_", " ")))
         parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left + plot_width, bottom + 14, "%.0f s" % span))
         parts.append('<text x="%d" y="%d">0 s</text>' % (left, bottom + 14))
         parts.append("</g>")

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Reads a host's release layout like M(fleetops.release.release_info) (current and previous release, the complete
     releases, an unfinished operation, the lock) and adds a digest of each configuration path in O(config_paths) (a
-    directory with everything below it: type, mode, owner, group, content or link target).
+    directory with everything below it, each with its type, mode, owner, group, content or link target).
   - The digests are keyed (HMAC-SHA256) with O(digest_key), a key of one drill, so two reads of one drill compare and a
     digest never helps to guess the content of a secret file. No content or checksum of a file is returned.
   - Changes nothing and takes no lock.

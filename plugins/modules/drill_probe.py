@@ -13,8 +13,8 @@ description:
   - Sends GET requests to each region's load balancer (one thread per region, one request every O(interval) seconds
     each) and appends one JSON line per answer to O(output) as soon as it comes, with the time it was sent, the region,
     the HTTP status (V(0) when nothing answered), the release and host the answer names, and the latency.
-  - Bounded: it stops at the first of O(max_seconds), O(max_requests), or the existence of O(stop_file).
-  - Meant to run on the controller in the background for the whole drill (C(async) with C(poll: 0), stopped by creating
+  - It is bounded, and stops at the first of O(max_seconds), O(max_requests), or the existence of O(stop_file).
+  - Meant to run on the controller in the background for the whole drill (C(async) with C(poll=0), stopped by creating
     O(stop_file) and waited for with M(ansible.builtin.async_status)); the drill role does that.
   - An answer names its release as JSON with C(release) (and C(host)), as C(fleet_health_url) must, or as a text line
     C(release <id> on <host>).

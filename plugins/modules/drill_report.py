@@ -20,7 +20,7 @@ description:
     runs the drill started (O(runs)) with their audit records (O(audit_records)); and returns the report (RV(report)),
     its Markdown (RV(markdown)) and its picture (RV(svg)). See docs/drill.md for the figures and the marks."
   - The operator in the report is determined on the controller (as run_guard does), never taken from a variable.
-  - The task does not fail when the drill failed; RV(ok) and RV(report.problems) say so, and the drill role fails the
+  - The task does not fail when the drill failed; RV(ok) and the C(problems) of RV(report) say so, and the drill role fails the
     drill after it kept the report.
 author:
   - fleetops maintainers (!UNKNOWN)
