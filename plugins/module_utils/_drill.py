@@ -602,3 +602,20 @@ def list_drills(directory, group=None, since=None):
         drills.append(item)
     drills.sort(key=lambda item: item.get("started_at") or "")
     return drills, problems
+
+
+def freshness(drills, now, max_age, group=None):
+    """How long ago the newest successful drill (of ``group``, or of any group) finished, against ``max_age`` seconds:
+    ``{fresh, age_seconds, last_ok, message}``."""
+    passed = [item for item in drills if item.get("ok") and (group is None or item.get("group") == group)]
+    where = "of group %s" % group if group else "of any group"
+    if not passed:
+        return {"fresh": False, "age_seconds": None, "last_ok": None,
+                "message": "no successful rollback drill %s is on record: run playbooks/drill.yml" % where}
+    last = max(passed, key=lambda item: _epoch(item.get("finished_at")) or 0)
+    age = now - (_epoch(last.get("finished_at")) or 0)
+    fresh = age <= max_age
+    message = "the last successful rollback drill %s (run %s, group %s) finished %s, %.1f days ago%s" % (
+        where, last.get("run_id"), last.get("group"), last.get("finished_at"), age / 86400.0,
+        "" if fresh else ", longer ago than fleet_drill_max_age (%.1f days): run playbooks/drill.yml" % (max_age / 86400.0))
+    return {"fresh": fresh, "age_seconds": round(age, 1), "last_ok": last, "message": message}

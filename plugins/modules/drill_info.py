@@ -31,6 +31,12 @@ options:
     description:
       - Only drills started at or after this moment; an ISO-8601 time, or a duration back from now (V(30d), V(24h)).
     type: str
+  max_age:
+    description:
+      - How old the newest successful drill (of O(group), or of any group) may be, as a duration (V(30d), V(12h)).
+      - When set, RV(freshness) says whether it is younger, and the task warns when it is not (it does not fail; the
+        caller decides, see C(fleet_drill_max_age_action) in docs/drill.md).
+    type: str
 seealso:
   - module: fleetops.release.audit_info
 author:
@@ -57,11 +63,23 @@ drills:
             "started_at": "2026-11-26T21:04:05.12Z", "finished_at": "2026-11-26T21:06:40.50Z", "time_to_detect": 9.8,
             "time_to_recover_outside": 0.0, "time_to_recover_audit": 12.1, "requests_failed": 0, "end_state_matched": true,
             "problems": [], "files": {"json": "/var/lib/fleetops/audit/drills/20261126T210405Z-4821.json"}}]
+last:
+  description: Group -> the summary of its newest drill.
+  returned: always
+  type: dict
+  sample: {"staging": {"run_id": "20261126T210405Z-4821", "outcome": "failed", "finished_at": "2026-11-26T21:06:40.50Z"}}
 last_ok:
   description: Group -> the summary of its newest drill that passed.
   returned: always
   type: dict
   sample: {"staging": {"run_id": "20261126T210405Z-4821", "finished_at": "2026-11-26T21:06:40.50Z"}}
+freshness:
+  description:
+    - With O(max_age), C(fresh) (whether the newest successful drill is younger), C(age_seconds), C(last_ok) (its
+      summary) and C(message).
+  returned: when O(max_age) is set
+  type: dict
+  sample: {"fresh": false, "age_seconds": 3888000.0, "message": "the last successful rollback drill of any group (run ...) finished ..."}
 problems:
   description: Reports that could not be read, each with its path and why.
   returned: always
@@ -70,10 +88,12 @@ problems:
   sample: []
 """
 
+import time
+
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.fleetops.release.plugins.module_utils._audit import AuditError, parse_since
-from ansible_collections.fleetops.release.plugins.module_utils._drill import list_drills
+from ansible_collections.fleetops.release.plugins.module_utils._audit import AuditError, parse_duration, parse_since
+from ansible_collections.fleetops.release.plugins.module_utils._drill import freshness, list_drills
 
 
 def main():
@@ -82,24 +102,35 @@ def main():
             "directory": {"type": "path", "default": "/var/lib/fleetops/audit"},
             "group": {"type": "str"},
             "since": {"type": "str"},
+            "max_age": {"type": "str"},
         },
         supports_check_mode=True,
     )
     params = module.params
-    since = None
-    if params["since"]:
-        try:
+    since = max_age = None
+    try:
+        if params["since"]:
             since = parse_since(params["since"]).timestamp()
-        except AuditError as exc:
-            module.fail_json(msg=str(exc))
+        if params["max_age"]:
+            max_age = parse_duration(params["max_age"], "max_age")
+    except AuditError as exc:
+        module.fail_json(msg=str(exc))
     drills, problems = list_drills(params["directory"], group=params["group"], since=since)
-    last_ok = {}
+    last, last_ok = {}, {}
     for drill in drills:
+        last[drill.get("group")] = drill
         if drill.get("ok"):
             last_ok[drill.get("group")] = drill
     for problem in problems:
         module.warn(problem)
-    module.exit_json(changed=False, drills=drills, last_ok=last_ok, problems=problems)
+    result = {"changed": False, "drills": drills, "last": last, "last_ok": last_ok, "problems": problems}
+    if max_age is not None:
+        # Over every drill on record, not only those since O(since): an old successful drill still counts.
+        everything = drills if since is None else list_drills(params["directory"], group=params["group"])[0]
+        result["freshness"] = freshness(everything, time.time(), max_age, group=params["group"])
+        if not result["freshness"]["fresh"]:
+            module.warn(result["freshness"]["message"])
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

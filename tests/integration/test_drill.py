@@ -258,3 +258,27 @@ def test_f_recovery_that_cannot_complete_fails_plainly_and_leaves_the_fleet_safe
     assert drills[-1]["run_id"] == report["run_id"] and drills[-1]["ok"] is False
     assert all(item["started_at"] and item["finished_at"] for item in drills)
     assert results["localhost"]["last_ok"]["fleet"]["ok"] is True
+
+
+def test_g_freshness_in_status_and_the_deploy_guard(fleet, on_base, base_artifacts):
+    """status.yml shows each group's last drill; a deploy with fleet_drill_max_age warns when the last successful drill
+    is older, and refuses a production deploy (the fleet's hosts have no fleet_environment) with the action refuse."""
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "status.yml", timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.strip().startswith("fleet ") and "time to recover" in line)
+    assert "last passed: 20" in line and " failed " in line  # the last drill of group fleet is test_f's, which failed
+    path, digest = base_artifacts[BASE]
+    deploy = {"fleet_release": BASE, "fleet_artifact": str(path), "fleet_artifact_sha256": digest, "fleet_drill_max_age": "1s"}
+    before = read_hosts(fleet)
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=dict(deploy, fleet_drill_max_age_action="refuse"),
+                                  timeout=300)
+    assert proc.returncode != 0
+    assert "longer ago than fleet_drill_max_age" in proc.stdout and "refused while fleet_drill_max_age_action is refuse" in proc.stdout
+    assert "nothing was changed" in proc.stdout
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=dict(deploy, fleet_drill_max_age="30d",
+                                                                                                    fleet_drill_max_age_action="refuse"),
+                                  timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=deploy, timeout=300)
+    assert proc.returncode == 0 and "longer ago than fleet_drill_max_age" in proc.stdout + proc.stderr
+    assert read_hosts(fleet) == before

@@ -226,3 +226,18 @@ def test_n_list_drills(tmp_path):
     assert drills[0]["files"]["svg"] == str(folder / "drill-1.svg")
     assert [item["run_id"] for item in _drill.list_drills(str(tmp_path), group="other")[0]] == ["drill-2"]
     assert _drill.list_drills(str(tmp_path / "none")) == ([], [])
+
+
+def test_o_freshness_of_the_last_successful_drill():
+    day = 86400.0
+    drills = [{"run_id": "d1", "group": "staging", "ok": True, "finished_at": "1970-01-02T00:00:00Z"},
+              {"run_id": "d2", "group": "staging", "ok": False, "finished_at": "1970-01-09T00:00:00Z"},
+              {"run_id": "d3", "group": "canary", "ok": True, "finished_at": "1970-01-05T00:00:00Z"}]
+    now = 10 * day
+    stale = _drill.freshness(drills, now, 7 * day, group="staging")
+    assert not stale["fresh"] and stale["last_ok"]["run_id"] == "d1" and stale["age_seconds"] == 9 * day
+    assert "longer ago than fleet_drill_max_age (7.0 days)" in stale["message"]
+    fresh = _drill.freshness(drills, now, 7 * day)
+    assert fresh["fresh"] and fresh["last_ok"]["run_id"] == "d3" and "6.0 days ago" in fresh["message"]
+    never = _drill.freshness(drills, now, 7 * day, group="prod")
+    assert not never["fresh"] and "no successful rollback drill of group prod" in never["message"]
