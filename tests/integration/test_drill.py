@@ -270,14 +270,13 @@ def test_g_freshness_in_status_and_the_deploy_guard(fleet, on_base, base_artifac
     path, digest = base_artifacts[BASE]
     deploy = {"fleet_release": BASE, "fleet_artifact": str(path), "fleet_artifact_sha256": digest, "fleet_drill_max_age": "1s"}
     before = read_hosts(fleet)
-    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=dict(deploy, fleet_drill_max_age_action="refuse"),
-                                  timeout=300)
+    refuse = dict(deploy, fleet_drill_max_age_action="refuse")
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=refuse, timeout=300)
     assert proc.returncode != 0
     assert "longer ago than fleet_drill_max_age" in proc.stdout and "refused while fleet_drill_max_age_action is refuse" in proc.stdout
     assert "nothing was changed" in proc.stdout
-    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=dict(deploy, fleet_drill_max_age="30d",
-                                                                                                    fleet_drill_max_age_action="refuse"),
-                                  timeout=300)
+    fresh_enough = dict(deploy, fleet_drill_max_age="30d", fleet_drill_max_age_action="refuse")
+    proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=fresh_enough, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "deploy.yml", extra_vars=deploy, timeout=300)
     assert proc.returncode == 0 and "longer ago than fleet_drill_max_age" in proc.stdout + proc.stderr

@@ -29,7 +29,7 @@ def test_drill_info_lists_and_judges_freshness(run_module, tmp_path):
     result = run_module("drill_info", {"directory": str(tmp_path), "max_age": "7d"})
     assert [item["run_id"] for item in result["drills"]] == ["d1", "d2"]
     assert result["last"]["staging"]["run_id"] == "d2" and result["last_ok"]["staging"]["run_id"] == "d1"
-    assert result["freshness"]["fresh"] is False and "longer ago than fleet_drill_max_age" in json.dumps(result["warnings"])
+    assert result["freshness"]["fresh"] is False and "longer ago than fleet_drill_max_age" in result["freshness"]["message"]
     assert run_module("drill_info", {"directory": str(tmp_path), "max_age": "30d"})["freshness"]["fresh"] is True
     bad = run_module("drill_info", {"directory": str(tmp_path), "max_age": "a week"})
     assert bad["failed"] and "max_age" in bad["msg"]
