@@ -17,6 +17,7 @@ import os
 import re
 from xml.sax.saxutils import escape
 
+from ansible_collections.fleetops.release.plugins.module_utils._audit import AuditError, parse_time
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
 
 FAULTS = ("broken_health", "errors_5xx", "crash", "rollback")
@@ -32,7 +33,7 @@ FAULT_TEXT = {
     "rollback": "rollback of the current release to the previous one, and forward again",
 }
 MARKS = ("fault", "detected", "recovery_start", "recovery_end")
-MARK_COLOURS = {"fault": "#d62728", "detected": "#ff7f0e", "recovery_start": "#1f77b4", "recovery_end": "#2ca02c"}
+MARK_COLOURS = {"fault": "#d62728", "detected": "#ff7f0e", "recovery_start": "#2f4f4f", "recovery_end": "#2ca02c"}  # none a release colour
 RELEASE_COLOURS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _FAILED_LINE = re.compile(r"^(fatal|failed): \[([^\]]+)\]: (FAILED|UNREACHABLE)! => (.*)$")
 
@@ -265,12 +266,10 @@ def _epoch(value):
     """Seconds since the epoch from a report time (float) or an ISO-8601 text; None otherwise."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, str) and value:
-        try:
-            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
+    try:
+        return parse_time(value).timestamp() if value else None
+    except AuditError:
+        return None
 
 
 def is_bad(record):
@@ -417,6 +416,10 @@ def build_report(plan, run_id, operator, started, finished, start_release, start
             problems.append("%s run %s (%s.yml) failed: %s" % (view["step"], view["run_id"] or "-", view["playbook"], causes))
     for item in differences:
         problems.append("%s: %s is %s, was %s at the start" % (item["host"], item["what"], item["end"], item["start"]))
+    if not records:
+        problems.append("the prober recorded no answer through the load balancers (%s), so nothing was measured from outside; "
+                        "see the task 'Wait for the prober to stop'" % ", ".join(
+                            "%s %s" % (region, info.get("url")) for region, info in sorted(plan["regions"].items())))
     for check in data_checks:
         if check.get("rc") not in (0, None) or check.get("failed"):
             output = (check.get("stderr") or check.get("stdout") or check.get("msg") or "")[:300]

@@ -149,7 +149,10 @@ PLAN = {"group": "staging", "fault": "broken_health", "fault_text": "x", "hosts"
         "regions": {"eu": {"hosts": ["eu-1", "eu-2"], "url": "http://lb.eu/"}}, "release": "r9"}
 
 
-def report(fault="broken_health", runs=(), recs=(), end=None, data_checks=()):
+BASELINE = ((99.0, "eu", 200, "r2", "eu-1"),)
+
+
+def report(fault="broken_health", runs=(), recs=BASELINE, end=None, data_checks=()):
     start = states({"eu-1": read(), "eu-2": read()})
     return _drill.build_report(dict(PLAN, fault=fault), "drill-1", {"name": "alice"}, 90.0, 140.0, "r2", start,
                                end if end is not None else start, list(runs), records(recs), list(data_checks))
@@ -241,3 +244,11 @@ def test_o_freshness_of_the_last_successful_drill():
     assert fresh["fresh"] and fresh["last_ok"]["run_id"] == "d3" and "6.0 days ago" in fresh["message"]
     never = _drill.freshness(drills, now, 7 * day, group="prod")
     assert not never["fresh"] and "no successful rollback drill of group prod" in never["message"]
+
+
+def test_p_a_drill_that_measured_nothing_from_outside_fails():
+    result = report(runs=[run("fault", 100.0, 120.0, 2, status="failed", failed_at=108.0, recovered_at=112.5)], recs=())
+    assert not result["ok"] and result["problems"] == [
+        "the prober recorded no answer through the load balancers (eu http://lb.eu/), so nothing was measured from outside; "
+        "see the task 'Wait for the prober to stop'"]
+    assert result["figures"]["requests"] == 0 and result["series"] == {}
