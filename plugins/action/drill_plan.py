@@ -36,13 +36,15 @@ ARGUMENT_SPEC = {
 class ActionModule(ActionBase):
 
     _requires_connection = False  # judges on the controller only
-    _supports_check_mode = False  # a drill changes the fleet on purpose; there is no dry run of it
+    # A drill changes the fleet on purpose and has no dry run: this first step runs in check mode only to fail saying so
+    # (an action that does not support check mode would be skipped, and the drill would stumble on later).
+    _supports_check_mode = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         task_vars = task_vars or {}
-        if self._play_context.check_mode:
+        if self._task.check_mode:
             result.update(failed=True, changed=False, msg="a drill cannot run in check mode: it deploys and rolls back for real "
                                                           "(on the group meant for it); run it without --check")
             return result

@@ -93,7 +93,7 @@ class ActionModule(ActionBase):
         del tmp  # tmp no longer has any effect
         _valid, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         cliargs = context.CLIARGS
-        if self._play_context.check_mode or cliargs.get("check"):
+        if self._task.check_mode or cliargs.get("check"):
             result.update(failed=True, changed=False, msg="drill_run: a drill cannot run in check mode")
             return result
         if cliargs.get("ask_pass") or cliargs.get("become_ask_pass") or cliargs.get("ask_vault_pass"):

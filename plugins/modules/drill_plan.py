@@ -24,29 +24,12 @@ description:
     drill starts) and a key for the configuration digests of this drill.
 author:
   - fleetops maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - fleetops.release.drill.actions
 attributes:
-  action:
-    description: Runs as an action plugin on the controller.
-    support: full
-  async:
-    description: Cannot run asynchronously.
-    support: none
-  bypass_host_loop:
-    description: Runs once per host of the play; use C(run_once).
-    support: none
-  check_mode:
-    description: A drill has no dry run; in check mode the task fails saying so.
-    support: none
-  diff_mode:
-    description: Changes nothing on the fleet.
-    support: none
   idempotent:
     description: Changes nothing on the fleet; every run makes a new working directory.
     support: N/A
-  platform:
-    description: Target platforms (of the controller).
-    support: full
-    platforms: posix
 options:
   group:
     description: The inventory group to drill (C(fleet_drill_group)).

@@ -24,29 +24,12 @@ description:
     drill after it kept the report.
 author:
   - fleetops maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - fleetops.release.drill.actions
 attributes:
-  action:
-    description: Runs as an action plugin on the controller.
-    support: full
-  async:
-    description: Cannot run asynchronously.
-    support: none
-  bypass_host_loop:
-    description: Runs once per host of the play; use C(run_once).
-    support: none
-  check_mode:
-    description: A drill has no dry run.
-    support: none
-  diff_mode:
-    description: Changes nothing.
-    support: none
   idempotent:
     description: Changes nothing.
     support: full
-  platform:
-    description: Target platforms (of the controller).
-    support: full
-    platforms: posix
 options:
   step:
     description: V(start) judges the starting point, V(report) writes the report up.

@@ -24,29 +24,12 @@ description:
     with a password prompt that the run could not answer.
 author:
   - fleetops maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - fleetops.release.drill.actions
 attributes:
-  action:
-    description: Runs as an action plugin on the controller.
-    support: full
-  async:
-    description: Cannot run asynchronously.
-    support: none
-  bypass_host_loop:
-    description: Runs once per host of the play; use C(run_once).
-    support: none
-  check_mode:
-    description: A drill has no dry run; in check mode the task fails saying so.
-    support: none
-  diff_mode:
-    description: The run it starts shows its own diffs with C(--diff).
-    support: none
   idempotent:
     description: Every call runs the playbook again.
     support: none
-  platform:
-    description: Target platforms (of the controller).
-    support: full
-    platforms: posix
 options:
   playbook:
     description: Which playbook of the collection to run.

@@ -34,3 +34,14 @@ def test_each_run_is_found_by_the_reason_the_drill_gave_it():
                {"run_id": "c", "reason": "drill d0: fault: x"}, {"run_id": "a", "event": "other", "reason": "drill d1: fault"}]
     found = drill_report.with_audit([{"step": "fault"}, {"step": "recover"}, {"step": "forward"}], records, "d1")
     assert [(run["audit"] or {}).get("run_id") for run in found] == ["a", "b", None]
+
+
+def test_a_drill_in_check_mode_fails_at_its_plan_saying_so():
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    task = mock.MagicMock()
+    task.args = {"group": "staging", "fault": "rollback"}
+    task.check_mode = True
+    task.async_val = 0
+    action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={})
+    assert result["failed"] and "a drill cannot run in check mode" in result["msg"]
