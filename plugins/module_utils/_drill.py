@@ -280,13 +280,13 @@ def is_bad(record):
 
 def series(records, regions, start, end, step=1.0):
     """Per region, one row per ``step`` seconds from ``start``: requests, failed, error rate and the share of the region's
-    hosts on each release (each host counts with the release of its latest answer so far)."""
+    hosts on each release (each host that answered so far counts with the release of its latest answer; a host the load
+    balancer has not sent a request to yet is not counted, so the shares add up to 1)."""
     out = {}
     buckets = max(1, int((end - start) // step) + 1)
-    for region, info in sorted(regions.items()):
+    for region in sorted(regions):
         rows = [{"t": round(index * step, 3), "requests": 0, "failed": 0, "error_rate": 0.0, "releases": {}} for index in range(buckets)]
         latest = {}
-        hosts = len(info.get("hosts") or []) or 1
         region_records = [record for record in records if record.get("region") == region]
         position = 0
         for index, row in enumerate(rows):
@@ -304,7 +304,7 @@ def series(records, regions, start, end, step=1.0):
             counts = {}
             for release in latest.values():
                 counts[release] = counts.get(release, 0) + 1
-            row["releases"] = dict((release, round(count / float(hosts), 4)) for release, count in sorted(counts.items()))
+            row["releases"] = dict((release, round(count / float(len(latest)), 4)) for release, count in sorted(counts.items()))
         out[region] = rows
     return out
 

@@ -151,9 +151,12 @@ def test_b_rollback_drill(fleet, on_base):
     check_against_own_loop(report, load)
     # Both the test and the drill saw the group go to the previous release and back.
     assert load.releases_seen() == {BASE, PREVIOUS}
+    assert {release for rows in report["series"].values() for row in rows for release in row["releases"]} == load.releases_seen()
     for region, rows in report["series"].items():
-        assert max(row["releases"].get(PREVIOUS, 0) for row in rows) == 1.0, region
-        assert rows[-1]["releases"] == {BASE: 1.0}, region
+        # Each region was seen on the previous release, and ends with every host on the starting one. (How much of a
+        # region is seen on the previous release at once depends on which host the LB sends each request to.)
+        assert max(row["releases"].get(PREVIOUS, 0) for row in rows) >= 0.5, region
+        assert rows[0]["releases"] == rows[-1]["releases"] == {BASE: 1.0}, region
     fault_run, forward_run = report["runs"]
     record = audit_record(fleet, fault_run["run_id"])
     assert record["operation"] == "rollback" and record["reason"].startswith("drill %s: fault" % report["run_id"])
