@@ -106,6 +106,18 @@ print(json.dumps(short, indent=2, sort_keys=True))
 print("... and %d more host(s)" % (len(record["hosts"]) - 2))
 PY
 
+step "A rollback drill (playbooks/drill.yml): deploy a release that fails its health check, measured through each region's LB"
+# A new id per drill (a deploy that its gates stop marks its release bad); the demo fleet is a staging fleet.
+drill_id="demo-drill-$(date +%s)"
+python tests/fleet/build_release.py --id "$drill_id" --out "$out/$drill_id.tar.gz" --behaviour health=fail
+ansible-playbook -i "$inventory" playbooks/drill.yml -e fleet_drill_group=fleet -e fleet_drill_fault=broken_health \
+  -e fleet_drill_release="$drill_id" -e fleet_drill_artifact="$out/$drill_id.tar.gz" \
+  -e fleet_drill_artifact_sha256="$(sha256sum "$out/$drill_id.tar.gz" | cut -d' ' -f1)" -e fleet_environment=staging \
+  -e "@$out/demo-1/vars.json"
+drill_report=$(ls -t "$state/audit/drills/"*.md | head -n 1)
+echo "the drill's report: $drill_report"
+echo "its JSON and its picture: ${drill_report%.md}.json ${drill_report%.md}.svg"
+
 cat <<EOT
 
 The fleet keeps running so you can look around:

@@ -1,0 +1,47 @@
+# Copyright (c) 2026, fleetops maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The drill's action plugins: their documentation stubs match their argument specs; the options of the drill that its
+runs get too."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.fleetops.release.plugins.action import drill_plan, drill_report, drill_run
+from ansible_collections.fleetops.release.plugins.modules import drill_plan as drill_plan_doc
+from ansible_collections.fleetops.release.plugins.modules import drill_report as drill_report_doc
+from ansible_collections.fleetops.release.plugins.modules import drill_run as drill_run_doc
+
+
+@pytest.mark.parametrize("action, doc, name", [(drill_plan, drill_plan_doc, "drill_plan"), (drill_run, drill_run_doc, "drill_run"),
+                                               (drill_report, drill_report_doc, "drill_report")])
+def test_documentation_matches_argument_spec(spec_matches_doc, action, doc, name):
+    spec_matches_doc(action.ARGUMENT_SPEC, yaml.safe_load(doc.DOCUMENTATION)["options"], name)
+
+
+def test_runs_get_the_drills_connection_options():
+    cliargs = {"private_key_file": "/k", "remote_user": "deploy", "connection": drill_run.C.DEFAULT_TRANSPORT, "become": True,
+               "become_user": "root", "vault_password_files": ("/v",), "verbosity": 2, "forks": drill_run.C.DEFAULT_FORKS}
+    assert drill_run.passed_options(cliargs) == [("--private-key", "/k"), ("--user", "deploy"), ("--become", True),
+                                                 ("--vault-password-file", "/v"), ("-vv", True)]
+
+
+def test_each_run_is_found_by_the_reason_the_drill_gave_it():
+    records = [{"run_id": "a", "reason": "drill d1: fault: x"}, {"run_id": "b", "reason": "drill d1: recover: y"},
+               {"run_id": "c", "reason": "drill d0: fault: x"}, {"run_id": "a", "event": "other", "reason": "drill d1: fault"}]
+    found = drill_report.with_audit([{"step": "fault"}, {"step": "recover"}, {"step": "forward"}], records, "d1")
+    assert [(run["audit"] or {}).get("run_id") for run in found] == ["a", "b", None]
+
+
+def test_a_drill_in_check_mode_fails_at_its_plan_saying_so():
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    task = mock.MagicMock()
+    task.args = {"group": "staging", "fault": "rollback"}
+    task.check_mode = True
+    task.async_val = 0
+    action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={})
+    assert result["failed"] and "a drill cannot run in check mode" in result["msg"]
