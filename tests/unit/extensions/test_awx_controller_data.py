@@ -24,7 +24,10 @@ ROLES = REPO / "roles"
 
 # Variables that describe one run rather than the fleet: a survey may give them a default (equal to the playbooks').
 PER_RUN = {"fleet_release", "fleet_artifact", "fleet_artifact_sha256", "fleet_reason", "fleet_status_format",
-           "fleet_allow_bad_release", "fleet_break_stale_lock", "fleet_break_lock_of_run", "fleet_trigger"}
+           "fleet_allow_bad_release", "fleet_break_stale_lock", "fleet_break_lock_of_run", "fleet_trigger",
+           # a drill's answers describe that drill only
+           "fleet_drill_group", "fleet_drill_fault", "fleet_drill_release", "fleet_drill_artifact",
+           "fleet_drill_artifact_sha256", "fleet_drill_allow_production", "fleet_paused_run"}
 
 
 def _load(name: str) -> Any:
