@@ -22,6 +22,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.module_utils._guard import (
     POLICY_PATH,
+    PRODUCTION_ENVIRONMENTS,
     GuardError,
     evaluate,
     merge_policy,
@@ -43,7 +44,19 @@ ARGUMENT_SPEC = {
     "auto_rollback_max": {"type": "int", "default": 0},
     "auto_rollback_window": {"type": "raw"},
     "force": {"type": "bool", "default": False},
+    "drill_max_age": {"type": "raw"},
+    "drill_max_age_action": {"type": "str", "choices": ["warn", "refuse"]},
+    "drill_max_age_group": {"type": "str"},
+    "drills": {"type": "list", "elements": "dict"},
 }
+
+
+def production_hosts(task_vars):
+    """The run's hosts whose fleet_environment is production (or prod), or not set: the hosts the drill freshness rule
+    protects when its action is refuse (a safety net: the inventory says which hosts are production)."""
+    hostvars = task_vars.get("hostvars") or {}
+    return [host for host in task_vars.get("ansible_play_hosts") or []
+            if str((hostvars.get(host) or {}).get("fleet_environment") or "production").lower() in PRODUCTION_ENVIRONMENTS]
 
 
 def guard_operation(operation, trigger):
@@ -68,7 +81,7 @@ class ActionModule(ActionBase):
             if args["step"] == "start":
                 result.update(self._start(args, operator))
             else:
-                verdict, more = self._decide(args, operator)
+                verdict, more = self._decide(args, operator, production_hosts(task_vars))
                 warnings.extend(more)
                 result.update(verdict)
         except GuardError as exc:
@@ -99,7 +112,7 @@ class ActionModule(ActionBase):
                 "started": now, "run_record": path, "msg": "run %s: %s by %s" % (record["run_id"], record["operation"], operator["name"])}
 
     @staticmethod
-    def _decide(args, operator):
+    def _decide(args, operator, production):
         if not args["run_id"]:
             raise GuardError("step=decide needs the run_id that step=start issued")
         record = _identity.read_run_record(args["run_id"])
@@ -114,7 +127,8 @@ class ActionModule(ActionBase):
                 "decides. fleet_lock_host must name a fleet host (it is %s); an empty fleet_lock_host is no longer "
                 "supported" % (args["run_id"], POLICY_PATH, "never read" if record.get("policy_host") is None else record["policy_host"]))
         variables = dict((key, args[key]) for key in ("allowed_operators", "require_reason", "freeze_windows",
-                                                      "auto_rollback_cooldown", "auto_rollback_max", "auto_rollback_window"))
+                                                      "auto_rollback_cooldown", "auto_rollback_max", "auto_rollback_window",
+                                                      "drill_max_age", "drill_max_age_action"))
         settings = policy.get("settings") or {}
         merged = merge_policy(settings, variables)
         warnings = []
@@ -126,7 +140,9 @@ class ActionModule(ActionBase):
             operation, operator, utc_now(), allowed_operators=merged["allowed_operators"], reason=args["reason"],
             require_reason=merged["require_reason"], freeze_windows=merged["freeze_windows"], recent_runs=args["recent_runs"],
             auto_rollback_cooldown=merged["auto_rollback_cooldown"], auto_rollback_max=merged["auto_rollback_max"],
-            auto_rollback_window=merged["auto_rollback_window"], force=force, run_id=args["run_id"])
+            auto_rollback_window=merged["auto_rollback_window"], force=force, run_id=args["run_id"],
+            drill_max_age=merged["drill_max_age"], drill_max_age_action=merged["drill_max_age_action"], drills=args["drills"],
+            drill_group=args["drill_max_age_group"], production_hosts=production)
         warnings.extend(verdict.pop("warnings"))
         source = policy.get("source")
         verdict["msg"] = "%s\n(guard rails: the fleet policy %s%s, tightened by the variables)" % (

@@ -42,6 +42,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._audit import (
     parse_time,
     record_time,
 )
+from ansible_collections.fleetops.release.plugins.module_utils._drill import freshness as drill_freshness
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, isoformat
 
 OPERATIONS = ("deploy", "rollback", "automatic_rollback", "drill", "adopt")
@@ -285,6 +286,15 @@ def _anti_flap_settings(cooldown, limit, span):
     return cooldown, limit, span
 
 
+def _drill_settings(max_age, action):
+    """``(max age seconds, action)`` of the drill freshness rule checked; GuardError says what is wrong."""
+    age = _duration(max_age if max_age not in (None, "") else 0, "drill_max_age")
+    action = action or "warn"
+    if action not in DRILL_MAX_AGE_ACTIONS:
+        raise GuardError("drill_max_age_action must be warn or refuse, got %r" % (action,))
+    return age, action
+
+
 def _fmt_seconds(seconds):
     seconds = int(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -298,7 +308,8 @@ def _fmt_seconds(seconds):
 
 def evaluate(operation, operator, now, allowed_operators=None, reason=None, require_reason=False, freeze_windows=None,
              recent_runs=None, auto_rollback_cooldown=0, auto_rollback_max=None, auto_rollback_window=None, force=False,
-             run_id=None):
+             run_id=None, drill_max_age=0, drill_max_age_action="warn", drills=None, drill_group=None,
+             production_hosts=()):
     """Decide whether a run may start.
 
     Raises GuardError for a wrong setting that guards this operation (bad freeze windows for a deploy, bad anti-flap
@@ -313,6 +324,9 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
       ``auto_rollback_cooldown`` ago; ``force`` overrides this rule only, and ``forced`` says so.
     * ``max``: an automatic_rollback is refused when ``auto_rollback_max`` or more started within
       ``auto_rollback_window`` (``force`` does not help: a flapping fleet needs a person).
+    * ``drill``: with ``drill_max_age``, a deploy is warned, or with ``drill_max_age_action`` refuse and
+      ``production_hosts`` refused, when the newest successful rollback drill (of ``drill_group``, or of any group) in
+      ``drills`` (drill_info's summaries; None: none was read) finished longer ago (``force`` does not help).
     ``recent_runs`` are audit records; ``run_id`` (this run) is never counted against itself.
     """
     if operation not in OPERATIONS:
@@ -388,6 +402,17 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
                     "until %s (fleet_force does not override this limit)" % (
                         len(inside), _fmt_seconds(span), ", ".join(rid for _moment, rid in inside), limit, isoformat(until)))})
 
+    if operation == "deploy" and drill_max_age:
+        stale = drill_freshness(drills or [], now.timestamp(), drill_max_age, group=drill_group or None)
+        if not stale["fresh"]:
+            if drill_max_age_action == "refuse" and production_hosts:
+                refusals.append({"rule": "drill", "message": (
+                    "%s; a deploy to production hosts (%s) is refused while fleet_drill_max_age_action is refuse: drill "
+                    "first (playbooks/drill.yml), or lower drill_max_age / drill_max_age_action where they are set (the "
+                    "fleet policy, or the variables)" % (stale["message"], ", ".join(production_hosts)))})
+            else:
+                warnings.append(stale["message"])
+
     if refusals:
         msg = "%s refused for %s (%d reason%s):\n%s" % (
             operation, name, len(refusals), "" if len(refusals) == 1 else "s",
@@ -402,7 +427,9 @@ def evaluate(operation, operator, now, allowed_operators=None, reason=None, requ
 
 POLICY_PATH = "/etc/fleetops/policy.yml"
 POLICY_KEYS = ("allowed_operators", "require_reason", "freeze_windows", "auto_rollback_cooldown", "auto_rollback_max",
-               "auto_rollback_window", "allow_force")
+               "auto_rollback_window", "allow_force", "drill_max_age", "drill_max_age_action")
+DRILL_MAX_AGE_ACTIONS = ("warn", "refuse")
+PRODUCTION_ENVIRONMENTS = ("production", "prod")
 # An operator name nobody can have (OS and AWX user names have no spaces): what an empty intersection allows.
 NOBODY = "(nobody: the fleet policy and fleet_allowed_operators have no name in common)"
 
@@ -432,6 +459,7 @@ def parse_policy(document, where):
         normalize_windows(windows)
         _anti_flap_settings(document.get("auto_rollback_cooldown"), document.get("auto_rollback_max"),
                             document.get("auto_rollback_window") or None)
+        _drill_settings(document.get("drill_max_age"), document.get("drill_max_age_action"))
     except GuardError as exc:
         raise GuardError("%s: %s" % (where, exc))
     return {
@@ -442,6 +470,8 @@ def parse_policy(document, where):
         "auto_rollback_max": document.get("auto_rollback_max") or 0,
         "auto_rollback_window": document.get("auto_rollback_window") or None,
         "allow_force": document.get("allow_force", True) is not False,
+        "drill_max_age": document.get("drill_max_age") or 0,
+        "drill_max_age_action": document.get("drill_max_age_action") or "warn",
     }
 
 
@@ -478,4 +508,10 @@ def merge_policy(policy, variables):
     else:
         merged["auto_rollback_max"], merged["auto_rollback_window"] = 0, None
     merged["allow_force"] = policy.get("allow_force", True) is not False
+    # Drill freshness (issue 18): the shorter maximum age, and refuse when either says so.
+    ages = [age for age in (_drill_settings(source.get("drill_max_age"), source.get("drill_max_age_action"))[0]
+                            for source in (policy, variables)) if age]
+    merged["drill_max_age"] = min(ages) if ages else 0
+    merged["drill_max_age_action"] = "refuse" if "refuse" in (policy.get("drill_max_age_action"),
+                                                               variables.get("drill_max_age_action")) else "warn"
     return merged

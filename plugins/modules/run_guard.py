@@ -135,6 +135,27 @@ options:
       - Start an automatic rollback despite the cooldown (C(-e fleet_force=true)). Overrides nothing else.
     type: bool
     default: false
+  drill_max_age:
+    description:
+      - A deploy warns when the newest successful rollback drill in O(drills) (of O(drill_max_age_group), or of any
+        group) finished longer ago than this (seconds, or a duration such as V(30d)); unset or V(0) adds no rule.
+      - Only tightens the fleet policy's C(drill_max_age) (the shorter of the two applies).
+    type: raw
+  drill_max_age_action:
+    description:
+      - V(refuse) refuses such a deploy when any of its hosts is a production host (C(fleet_environment) V(production)
+        or V(prod), or not set); V(warn) only warns. Refuse wins when the fleet policy or this option says so.
+    type: str
+    choices: [warn, refuse]
+  drill_max_age_group:
+    description: The group whose drills count for O(drill_max_age); unset, a drill of any group.
+    type: str
+  drills:
+    description:
+      - The rollback drills on record (RV(fleetops.release.drill_info#module:drills)); unset when none were read, which
+        counts as no drill when a maximum age applies.
+    type: list
+    elements: dict
 seealso:
   - module: fleetops.release.audit_info
   - module: fleetops.release.audit_record
@@ -283,7 +304,7 @@ refusals:
   elements: dict
   contains:
     rule:
-      description: V(operator), V(reason), V(freeze), V(cooldown) or V(max).
+      description: V(operator), V(reason), V(freeze), V(cooldown), V(max) or V(drill).
       type: str
     message:
       description: What is wrong and what to do.

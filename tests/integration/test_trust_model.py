@@ -205,6 +205,18 @@ def test_a_the_policy_freeze_window_holds_and_a_writable_policy_is_refused(one_r
     assert currents(fleet) == before
 
 
+def test_a_the_policy_drill_freshness_refuses_a_production_deploy_whatever_the_variables(one_region, releases, first_release, policy):
+    """drill_max_age in the fleet policy (issue 18): no successful drill on record, so a deploy to production hosts (the
+    test fleet's hosts have no fleet_environment) is refused, and -e cannot lift the rule or soften its action."""
+    fleet = one_region  # one region: see the module docstring
+    policy("drill_max_age: 30d\ndrill_max_age_action: refuse\n")
+    before = currents(fleet)
+    proc, out = deploy(fleet, releases, "t-3", extra_vars={"fleet_drill_max_age": "", "fleet_drill_max_age_action": "warn",
+                                                           "fleet_allow_bad_release": True})
+    assert proc.returncode != 0 and "no successful rollback drill" in out and "fleet_drill_max_age_action is refuse" in out, out
+    assert nothing_new(fleet, before, "t-3")
+
+
 def test_a_the_lock_host_must_be_a_fleet_host(one_region, releases, first_release):
     fleet = one_region  # one region: see the module docstring
     before = currents(fleet)

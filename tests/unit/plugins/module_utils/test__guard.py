@@ -463,7 +463,8 @@ def test_property_anti_flap_counts(ages, cooldown, limit, span):
 def test_parse_policy_fills_in_every_key_and_an_empty_file_is_no_rule():
     empty = parse_policy(None, "us-1:/etc/fleetops/policy.yml")
     assert empty == {"allowed_operators": [], "require_reason": False, "freeze_windows": [], "auto_rollback_cooldown": 0,
-                     "auto_rollback_max": 0, "auto_rollback_window": None, "allow_force": True}
+                     "auto_rollback_max": 0, "auto_rollback_window": None, "allow_force": True, "drill_max_age": 0,
+                     "drill_max_age_action": "warn"}
     policy = parse_policy({"allowed_operators": [" alice ", "bob"], "require_reason": True, "allow_force": False}, "p")
     assert policy["allowed_operators"] == ["alice", "bob"] and policy["require_reason"] and not policy["allow_force"]
 
@@ -475,6 +476,8 @@ def test_parse_policy_fills_in_every_key_and_an_empty_file_is_no_rule():
     ({"require_reason": "yes"}, "require_reason must be true or false"),
     ({"freeze_windows": [{"name": "x", "from": "25:00", "to": "02:00"}]}, "freeze window 1"),
     ({"auto_rollback_max": 3}, "needs auto_rollback_window"),
+    ({"drill_max_age": "a month"}, "drill_max_age"),
+    ({"drill_max_age": "30d", "drill_max_age_action": "block"}, "drill_max_age_action must be warn or refuse"),
 ])
 def test_parse_policy_refuses_a_wrong_policy_naming_it(document, message):
     with pytest.raises(GuardError, match="us-1:/etc/fleetops/policy.yml.*" + message):
@@ -511,6 +514,42 @@ def test_merge_anti_flap_takes_the_stricter_of_each_limit():
     assert (merged["auto_rollback_cooldown"], merged["auto_rollback_max"], merged["auto_rollback_window"]) == (7200, 3, 172800)
     merged = merge_policy(policy, {"auto_rollback_max": 1, "auto_rollback_window": "1h"})
     assert (merged["auto_rollback_max"], merged["auto_rollback_window"]) == (1, 86400)
+
+
+def drill(group, finished, ok=True):
+    return {"run_id": "drill-" + finished, "group": group, "ok": ok, "finished_at": finished}
+
+
+def test_merge_drill_freshness_takes_the_shorter_age_and_refuse_from_either():
+    policy = parse_policy({"drill_max_age": "30d", "drill_max_age_action": "refuse"}, "p")
+    merged = merge_policy(policy, {"drill_max_age": "", "drill_max_age_action": "warn"})
+    assert (merged["drill_max_age"], merged["drill_max_age_action"]) == (30 * 86400, "refuse")
+    merged = merge_policy(policy, {"drill_max_age": "7d"})
+    assert merged["drill_max_age"] == 7 * 86400
+    merged = merge_policy(parse_policy({"drill_max_age": "7d"}, "p"), {"drill_max_age": "30d", "drill_max_age_action": "refuse"})
+    assert (merged["drill_max_age"], merged["drill_max_age_action"]) == (7 * 86400, "refuse")
+    assert merge_policy(parse_policy({}, "p"), {})["drill_max_age"] == 0
+
+
+def test_a_deploy_after_a_stale_drill_is_warned_and_refused_on_production_hosts_only():
+    old = [drill("staging", "2026-10-01T00:00:00Z"), drill("staging", "2026-11-25T00:00:00Z", ok=False)]
+    rules = dict(drill_max_age=30 * 86400, drills=old)
+    warned = evaluate("deploy", ALICE, NOW, **rules)
+    assert warned["allowed"] and any("longer ago than fleet_drill_max_age" in w for w in warned["warnings"])
+    refused = evaluate("deploy", ALICE, NOW, drill_max_age_action="refuse", production_hosts=["eu-1"], **rules)
+    assert not refused["allowed"] and refused["refusals"][0]["rule"] == "drill"
+    assert "eu-1" in refused["msg"] and "refused while fleet_drill_max_age_action is refuse" in refused["msg"]
+    # No production host among the run's: a warning only; a rollback is never held to it; a fresh drill passes.
+    assert evaluate("deploy", ALICE, NOW, drill_max_age_action="refuse", production_hosts=[], **rules)["allowed"]
+    assert evaluate("rollback", ALICE, NOW, drill_max_age_action="refuse", production_hosts=["eu-1"], **rules)["allowed"]
+    fresh = evaluate("deploy", ALICE, NOW, drill_max_age=30 * 86400, drill_max_age_action="refuse", production_hosts=["eu-1"],
+                     drills=old + [drill("staging", "2026-11-20T00:00:00Z")])
+    assert fresh["allowed"] and fresh["warnings"] == []
+    # None read (the drill read was skipped) counts as no drill; a drill of another group does not count for a group.
+    assert not evaluate("deploy", ALICE, NOW, drill_max_age=86400, drill_max_age_action="refuse", production_hosts=["eu-1"],
+                        drills=None)["allowed"]
+    assert not evaluate("deploy", ALICE, NOW, drill_max_age=30 * 86400, drill_max_age_action="refuse", production_hosts=["eu-1"],
+                        drills=[drill("staging", "2026-11-20T00:00:00Z")], drill_group="canary")["allowed"]
 
 
 @settings(max_examples=200, deadline=None)
