@@ -114,7 +114,7 @@ ansible-playbook -i "$inventory" playbooks/drill.yml -e fleet_drill_group=fleet 
   -e fleet_drill_release="$drill_id" -e fleet_drill_artifact="$out/$drill_id.tar.gz" \
   -e fleet_drill_artifact_sha256="$(sha256sum "$out/$drill_id.tar.gz" | cut -d' ' -f1)" -e fleet_environment=staging \
   -e "@$out/demo-1/vars.json"
-drill_report=$(ls -t "$state/audit/drills/"*.md | head -n 1)
+drill_report=$(find "$state/audit/drills" -maxdepth 1 -name '*.md' -printf '%T@ %p\n' | sort -nr | head -n 1 | cut -d' ' -f2-)
 echo "the drill's report: $drill_report"
 echo "its JSON and its picture: ${drill_report%.md}.json ${drill_report%.md}.svg"
 

@@ -4,7 +4,7 @@
 
 """The drill's measurement from outside: requests through each region's load balancer, one JSON line per answer.
 
-Standard library only; run by the module ``drill_probe`` on the controller, started asynchronously by the drill role and
+Standard library and ansible-core's own URL helper only; run by the module ``drill_probe`` on the controller, started asynchronously by the drill role and
 stopped by a stop file (never by a signal to a process found by name). Bounded in time and in requests: it stops at the
 first of ``max_seconds``, ``max_requests`` or the stop file.
 
@@ -22,7 +22,8 @@ import re
 import threading
 import time
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import open_url
 
 _PLAIN_ANSWER = re.compile(r"^release (\S+) on (\S+?)(?::.*)?$")
 BODY_LIMIT = 4096
@@ -52,7 +53,8 @@ def join_url(base, path):
 def fetch(url, timeout):
     """One GET: ``(status, body, error)``; status 0 when there was no HTTP answer (refused, reset, timed out)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:  # nosec: the operator's own load balancer
+        # The operator's own load balancer; no proxy from the environment in between (it would measure the proxy).
+        with open_url(url, timeout=timeout, use_proxy=False, follow_redirects="none") as answer:
             return answer.status, answer.read(BODY_LIMIT).decode("utf-8", "replace"), None
     except urllib.error.HTTPError as exc:
         try:

@@ -512,6 +512,6 @@ def merge_policy(policy, variables):
     ages = [age for age in (_drill_settings(source.get("drill_max_age"), source.get("drill_max_age_action"))[0]
                             for source in (policy, variables)) if age]
     merged["drill_max_age"] = min(ages) if ages else 0
-    merged["drill_max_age_action"] = "refuse" if "refuse" in (policy.get("drill_max_age_action"),
-                                                               variables.get("drill_max_age_action")) else "warn"
+    actions = (policy.get("drill_max_age_action"), variables.get("drill_max_age_action"))
+    merged["drill_max_age_action"] = "refuse" if "refuse" in actions else "warn"
     return merged
