@@ -247,8 +247,9 @@ def audit(fleet, run_id):
     """The audit records of run ``run_id`` (fleet_audit_dir is the fleet's state directory's audit/)."""
     records = []
     directory = fleet.state_dir / "audit"
-    for name in sorted(os.listdir(directory)) if directory.is_dir() else ():
-        records += [json.loads(line) for line in (directory / name).read_text().splitlines() if line.strip()]
+    # The day files only: the directory also keeps the drills' reports (drills/) when a drill ran before.
+    for path in sorted(directory.glob("*.jsonl")):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [record for record in records if record.get("operation") == "adopt" and record["run_id"] == run_id]
 
 
