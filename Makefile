@@ -85,7 +85,7 @@ test-fast:
 # FLEET_WORKERS pytest-xdist workers, each with its own fleet (tests/integration/conftest.py), a whole module per worker.
 FLEET_WORKERS ?= 2
 test-fleet:
-	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v --durations=20 \
+	@$(call pytest_must_run,test-fleet,-m fleet tests/integration --timeout $(FLEET_TIMEOUT) -v --durations=60 \
 		$(if $(filter-out 0 1,$(FLEET_WORKERS)),-n $(FLEET_WORKERS) --dist loadfile))
 
 # Tests of the test fleet itself (fleetctl, the demo app, the load generator): run them after a change to tests/fleet/.
