@@ -8,24 +8,24 @@ when the canary is worse by more than a ratio or a margin (logic in module_utils
 from __future__ import annotations
 
 import concurrent.futures
-import json
 import math
 import time
-from urllib.parse import urlencode
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.fleetops.release.plugins.action.metric_gate import measure, query_url
 from ansible_collections.fleetops.release.plugins.module_utils import _baseline, _health_probe
-from ansible_collections.fleetops.release.plugins.module_utils._health import HealthError, conclude, prometheus_series, shorten
+from ansible_collections.fleetops.release.plugins.module_utils._health import HealthError, conclude
 
 MAX_WORKERS = 32
 GROUPS = ("canary", "baseline")
 
+# The comparison's options, the two groups, and mode defaulting to enforce (a fleet_baseline_gates item leaves it unset).
 ARGUMENT_SPEC = dict(_baseline.COMPARISON_OPTIONS, canary={"type": "list", "elements": "raw", "required": True},
-                     baseline={"type": "list", "elements": "raw", "required": True}, region={"type": "str", "default": ""})
-ARGUMENT_SPEC["mode"] = dict(ARGUMENT_SPEC["mode"], default="enforce")
+                     baseline={"type": "list", "elements": "raw", "required": True}, region={"type": "str", "default": ""},
+                     mode=dict(_baseline.COMPARISON_OPTIONS["mode"], default="enforce"))
 
 
 def sample_requests(options, groups):
@@ -53,28 +53,16 @@ def sample_requests(options, groups):
     return answers
 
 
-def query_url(base, query):
-    base = base.rstrip("/")
-    if not base.endswith("/api/v1/query"):
-        base += "/api/v1/query"
-    return base + "?" + urlencode({"query": query})
-
-
 def query_host(options, instance):
-    """[(labels, value)] of the query for one host, or raises HealthError saying what Prometheus answered."""
-    answer = _health_probe.http_probe(query_url(options["prometheus_url"], _baseline.instance_query(options["query"], instance)),
-                                      headers=options["headers"], timeout=options["request_timeout"],
-                                      validate_certs=options["validate_certs"])
-    if answer["error"]:
-        raise HealthError("no answer from Prometheus at %s (%s)" % (options["prometheus_url"], answer["error"]))
-    try:
-        document = json.loads(answer["body"])
-    except ValueError:
-        raise HealthError("Prometheus answered HTTP %s with a body that is not JSON: %s" % (answer["status"], shorten(repr(answer["body"]))))
-    try:
-        return prometheus_series(document)
-    except HealthError as exc:
-        raise HealthError("the query %r for instance %s: HTTP %s: %s" % (options["query"], instance, answer["status"], exc))
+    """[(labels, value)] of the query for one host (metric_gate's request and reading), or raises HealthError saying
+    what Prometheus answered."""
+    query = _baseline.instance_query(options["query"], instance)
+    args = {"url": options["prometheus_url"], "query": query, "headers": options["headers"],
+            "request_timeout": options["request_timeout"], "validate_certs": options["validate_certs"]}
+    series, error = measure(query_url(options["prometheus_url"], query), args)
+    if error:
+        raise HealthError("the query for instance %s: %s" % (instance, error))
+    return series
 
 
 class ActionModule(ActionBase):

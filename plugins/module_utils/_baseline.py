@@ -353,8 +353,8 @@ def judge(options, canary, baseline, region=""):
     outcome.update(ratio=result["ratio"], margin=result["margin"], note=result["note"])
     bounds = []
     if options.get("max_ratio") is not None:
-        bounds.append("ratio %s (max_ratio %g)" % ("undefined" if result["ratio"] is None else "%.3gx" % result["ratio"],
-                                                    options["max_ratio"]))
+        ratio = "undefined" if result["ratio"] is None else "%.3gx" % result["ratio"]
+        bounds.append("ratio %s (max_ratio %g)" % (ratio, options["max_ratio"]))
     if options.get("max_margin") is not None:
         bounds.append("margin %+.4g (max_margin %g)" % (result["margin"], options["max_margin"]))
     detail = "%s; %s%s" % (figures, ", ".join(bounds), "; %s" % result["note"] if result["note"] else "")

@@ -16,12 +16,12 @@ description:
     hosts (still on the old one), measured in the same window, and fails when the canary is worse by more than
     O(max_ratio) (canary / baseline) and/or O(max_margin) (canary - baseline). Higher values are worse.
   - O(metric=error_rate) and O(metric=latency) send O(samples) requests to each group, straight to each host's app (its
-    O(canary[].url) with the path O(path)), at O(rate) requests per second per group, a canary request and a baseline
+    C(url), see O(canary), with the path O(path)), at O(rate) requests per second per group, a canary request and a baseline
     request at each tick, the hosts of a group in turn. The error rate counts requests without an answer or with a
     status outside O(status_codes) (by default any status of 500 or more), as M(fleetops.release.traffic_gate) does; the
     latency is the O(percentile) of the answered requests (nearest rank).
   - O(metric=query) evaluates a Prometheus instant O(query) once per host, its placeholder C({instance}) replaced by the
-    host's O(canary[].instance), and aggregates each group's values with O(aggregate) (the mean, or the max, the worst
+    host's C(instance) (see O(canary)), and aggregates each group's values with O(aggregate) (the mean, or the max, the worst
     host).
   - A group without hosts skips the comparison, saying so (no baseline host left in the region's last wave); the result
     passes with RV(verdict=skipped).
