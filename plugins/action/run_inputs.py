@@ -49,6 +49,7 @@ ARGUMENT_SPEC = {
     "artifact_max_unpacked": {"type": "raw"},
     "run_timeout": {"type": "raw", "default": 0},
     "lock_ttl": {"type": "raw", "default": 0},
+    "baseline_gates": {"type": "raw", "default": []},
 }
 
 

@@ -270,6 +270,10 @@ class ActionModule(ActionBase):
             for item in (self._vars.get(name) or {}).get("results") or []:
                 if isinstance(item, dict) and isinstance(item.get("item"), dict):
                     gates.setdefault(item["item"]["key"], {})[key] = item
+        # The canary-versus-baseline gates (tasks/baseline_gate.yml): one item per region and comparison.
+        for item in (self._vars.get("fleet_gate_baseline") or {}).get("results") or []:
+            if isinstance(item, dict) and isinstance(item.get("item"), list) and item["item"] and isinstance(item["item"][0], dict):
+                gates.setdefault(item["item"][0]["key"], {}).setdefault("baseline", []).append(item)
         report = ledger.settle(report, batch, self._vars.get("fleet_lb_result"), gates, now)
         report = self._wave_hook_failures(report, now)
         if batch["phase"] == "forward":

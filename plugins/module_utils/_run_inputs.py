@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.fleetops.release.plugins.module_utils._baseline import comparison_problems
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_OPTIONS, HealthError, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
@@ -152,7 +153,8 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                      region_order=None, min_healthy=None, max_fail=0, wave_pause=0, keep_releases=None,
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
                      artifact_max_unpacked=None, members=None, health_wait=None, run_timeout=0, lock_ttl=0,
-                     role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort", wave_pause_poll=10):
+                     role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort", wave_pause_poll=10,
+                     baseline_gates=None):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -201,6 +203,8 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
     _int_at_least(lock_ttl, 0, "fleet_lock_ttl", problems, " (seconds the locks outlive the run's deadline; 0: they never expire)")
     if health_wait is not None:
         _health_wait(health_wait, problems)
+    # The canary-versus-baseline comparisons (issue 19), checked as baseline_gate checks them at the first gate.
+    problems.extend(comparison_problems(baseline_gates))
     if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):
         problems.append("fleet_region_order is %r: it must be a list of region names" % (region_order,))
         region_order = None

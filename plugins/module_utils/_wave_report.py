@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ansible_collections.fleetops.release.plugins.module_utils import _baseline
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import is_rollback
 
 OUTCOME_PENDING = "pending"
@@ -273,15 +274,21 @@ def record_enable(report, batch, phase, enable, now):
 
 
 def record_gates(report, batch, gates, now):
-    """Region gates after a region finished its part of a wave: ``gates`` is ``{region: {health, traffic}}`` of
-    registered results (either may be skipped). A failed gate counts like a failed host."""
+    """Region gates after a region finished its part of a wave: ``gates`` is ``{region: {health, traffic, baseline}}`` of
+    registered results (any may be skipped; ``baseline`` is a list, one per comparison). A failed gate counts like a
+    failed host."""
     report = _copy(report)
     new_failures = []
     for region, results in (gates or {}).items():
-        failed = [result for result in (results.get("health"), results.get("traffic")) if _failed(result)]
-        ran = [result for result in (results.get("health"), results.get("traffic")) if _ran(result)]
+        # The canary-versus-baseline comparisons (issue 19): a list per region, their figures kept in baseline_gates.
+        checks = [results.get("health"), results.get("traffic")] + list(results.get("baseline") or [])
+        failed = [result for result in checks if _failed(result)]
+        ran = [result for result in checks if _ran(result)]
         if not ran:
             continue
+        for result in results.get("baseline") or []:
+            if _ran(result):
+                report.setdefault("baseline_gates", []).append(_baseline.report_entry(batch.get("wave"), region, result))
         message = "; ".join(_message(result) for result in failed) if failed else "passed"
         report["gates"].append({"wave": batch.get("wave"), "region": region, "passed": not failed, "message": message})
         if failed:

@@ -129,6 +129,13 @@ options:
     description: C(fleet_lock_ttl), seconds the run's locks outlive its deadline; 0 or more (0 for locks that never expire).
     type: raw
     default: 0
+  baseline_gates:
+    description:
+      - C(fleet_baseline_gates), the canary-versus-baseline comparisons (issue 19); each item's options are checked as
+        M(fleetops.release.baseline_gate) checks them, so that a bad one is refused before any change rather than at
+        the first wave's gate.
+    type: raw
+    default: []
 seealso:
   - module: fleetops.release.run_guard
   - plugin: fleetops.release.wave_plan

@@ -13,15 +13,19 @@ Endpoints:
   GET /             200 "release <id> on <host>"
   GET /slow?seconds=N  sleeps N seconds (at most 300), then 200
   GET /metrics      Prometheus text format: fleetapp_http_requests_total{code,release} of the requests other than
-                    /health and /metrics, and fleetapp_info{release}; never delayed, never failed
+                    /health and /metrics, fleetapp_info{release} and process_cpu_seconds_total (user and system CPU
+                    of the process, every thread); never delayed, never failed
 
 Test behaviour comes from the release itself, ``behaviour.json`` next to this file:
-  {"health": "ok"|"fail", "report_release": null|"<id>", "delay_seconds": 0, "error_rate": 0.0, "crash": false}
+  {"health": "ok"|"fail", "report_release": null|"<id>", "delay_seconds": 0, "error_rate": 0.0, "crash": false,
+   "cpu_load": 0.0}
   health fail: /health answers 503; report_release: the id reported instead of the real one;
   delay_seconds: added to every request; error_rate: that fraction of the requests other than /health
   answers 500, deterministically (the n-th request fails when floor(n*rate) > floor((n-1)*rate));
   crash true: the process logs "crashing at start" and exits with status 1 right after reading its configuration
-  and behaviour, before it listens (a release that dies at start: nothing ever answers on its port).
+  and behaviour, before it listens (a release that dies at start: nothing ever answers on its port);
+  cpu_load: a background thread keeps that fraction of one core busy (at most 0.5: the test machine has 2 cores),
+  in 20 ms periods of spinning then sleeping, so that a release "uses more CPU" (issue 19's CPU comparison gate).
 
 SIGTERM or SIGINT: stop accepting, let the requests in flight finish, exit 0.
 """
@@ -43,6 +47,8 @@ CONFIG_FILE = "/etc/fleetapp/app.conf"
 CONF_D = "/etc/fleetapp/conf.d"
 BEHAVIOUR_FILE = "behaviour.json"
 MAX_SLOW_SECONDS = 300.0
+MAX_CPU_LOAD = 0.5  # of one core: the test machine has two, shared with the rest of the suite
+CPU_PERIOD = 0.02
 RELEASE_DIR = os.path.dirname(os.path.realpath(__file__))
 RELEASE_ID = os.path.basename(RELEASE_DIR)
 
@@ -74,7 +80,8 @@ def list_conf_d(path: str = CONF_D) -> list:
 
 
 def read_behaviour(release_dir: str = RELEASE_DIR) -> dict:
-    behaviour = {"health": "ok", "report_release": None, "delay_seconds": 0.0, "error_rate": 0.0, "crash": False}
+    behaviour = {"health": "ok", "report_release": None, "delay_seconds": 0.0, "error_rate": 0.0, "crash": False,
+                 "cpu_load": 0.0}
     path = os.path.join(release_dir, BEHAVIOUR_FILE)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as handle:
@@ -91,6 +98,7 @@ def read_behaviour(release_dir: str = RELEASE_DIR) -> dict:
         raise ValueError(f"behaviour crash must be true or false, not {behaviour['crash']!r}")
     behaviour["delay_seconds"] = max(0.0, float(behaviour["delay_seconds"]))
     behaviour["error_rate"] = min(1.0, max(0.0, float(behaviour["error_rate"])))
+    behaviour["cpu_load"] = min(MAX_CPU_LOAD, max(0.0, float(behaviour["cpu_load"])))
     return behaviour
 
 
@@ -118,7 +126,18 @@ def render_metrics(release: str) -> str:
              "# TYPE fleetapp_http_requests_total counter"]
     lines += [f'fleetapp_http_requests_total{{code="{code}",release="{release}"}} {count}' for code, count in counts]
     lines += ["# HELP fleetapp_info The release this app reports.", "# TYPE fleetapp_info gauge", f'fleetapp_info{{release="{release}"}} 1']
+    lines += ["# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.",
+              "# TYPE process_cpu_seconds_total counter", f"process_cpu_seconds_total {time.process_time():.6f}"]
     return "\n".join(lines) + "\n"
+
+
+def burn_cpu(load: float, stopping: threading.Event) -> None:
+    """Keep ``load`` of one core busy until ``stopping`` is set: spin for load * CPU_PERIOD, sleep for the rest."""
+    while not stopping.is_set():
+        until = time.perf_counter() + load * CPU_PERIOD
+        while time.perf_counter() < until:
+            pass
+        stopping.wait(CPU_PERIOD * (1.0 - load))
 
 
 class App:
@@ -241,6 +260,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if behaviour["cpu_load"] > 0:
+        threading.Thread(target=burn_cpu, args=(behaviour["cpu_load"], stopping), daemon=True).start()
     log(f"release {RELEASE_ID} (reported as {server.app.release}) listening on {address[0]}:{address[1]}, behaviour {json.dumps(behaviour)}")
     server.serve_forever(poll_interval=0.1)
     server.server_close()

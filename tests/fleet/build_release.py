@@ -28,7 +28,8 @@ APP_SOURCE = Path(__file__).resolve().parent / "app.py"
 MEMBER_MTIME = 1700000000  # 2023-11-14, any fixed value does
 PAD_BLOCK = 65536
 RELEASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-BEHAVIOUR_DEFAULTS = {"health": "ok", "report_release": None, "delay_seconds": 0, "error_rate": 0.0, "crash": False}
+BEHAVIOUR_DEFAULTS = {"health": "ok", "report_release": None, "delay_seconds": 0, "error_rate": 0.0, "crash": False,
+                      "cpu_load": 0.0}
 
 
 class BehaviourError(ValueError):
@@ -44,12 +45,14 @@ def validate_behaviour(behaviour: dict) -> dict:
             raise BehaviourError(f"health must be 'ok' or 'fail', not {value!r}")
         if key == "report_release" and value is not None and not isinstance(value, str):
             raise BehaviourError(f"report_release must be null or a string, not {value!r}")
-        if key in ("delay_seconds", "error_rate") and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        if key in ("delay_seconds", "error_rate", "cpu_load") and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise BehaviourError(f"{key} must be a number >= 0, not {value!r}")
         if key == "crash" and not isinstance(value, bool):
             raise BehaviourError(f"crash must be true or false, not {value!r}")
         if key == "error_rate" and value > 1:
             raise BehaviourError(f"error_rate must be between 0 and 1, not {value!r}")
+        if key == "cpu_load" and value > 0.5:
+            raise BehaviourError(f"cpu_load is a fraction of one core, at most 0.5, not {value!r}")
     return behaviour
 
 
@@ -131,7 +134,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="path of the .tar.gz to write")
     parser.add_argument("--behaviour", action="append", default=[], metavar="KEY=VALUE",
                         help="test behaviour written to behaviour.json: health=ok|fail, report_release=ID|null, delay_seconds=N, error_rate=F, "
-                             "crash=true|false")
+                             "crash=true|false, cpu_load=F (fraction of one core, at most 0.5)")
     parser.add_argument("--pad-bytes", type=int, default=0, metavar="N", help="add pad.bin with N pseudo-random bytes")
     args = parser.parse_args(argv)
     try:

@@ -11,6 +11,7 @@ under /srv/app; what was there before (current link, state, history) is put back
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -355,16 +356,16 @@ def free_port(address):
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module", name="prometheus")
-def fixture_prometheus(fleet, region, tmp_path_factory):
-    """A Prometheus of our own (Debian package) scraping the region's apps every second; stopped by its PID."""
+@contextlib.contextmanager
+def prometheus_server(targets, workdir):
+    """A Prometheus of our own (Debian package) scraping ``targets`` (host:port) every second; yields its URL and is
+    stopped by its PID. Also used by test_baseline_gate.py."""
     if not os.access(PROMETHEUS, os.X_OK):
         pytest.skip("%s is missing: install the Debian package prometheus (scripts/bootstrap.sh does)" % PROMETHEUS)
-    workdir = tmp_path_factory.mktemp("prometheus")
-    targets = ['"%s:8000"' % fleet.host(name).address for name in region]
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n  - job_name: fleetapp\n    static_configs:\n      - targets: [%s]\n" % ", ".join(targets))
+        "scrape_configs:\n  - job_name: fleetapp\n    static_configs:\n      - targets: [%s]\n"
+        % ", ".join('"%s"' % target for target in targets))
     address = "%s:%d" % (PROMETHEUS_ADDRESS, free_port(PROMETHEUS_ADDRESS))
     log = open(workdir / "prometheus.log", "wb")  # pylint: disable=consider-using-with
     process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -394,6 +395,13 @@ def fixture_prometheus(fleet, region, tmp_path_factory):
             process.kill()
             process.wait(timeout=5)
         log.close()
+
+
+@pytest.fixture(scope="module", name="prometheus")
+def fixture_prometheus(fleet, region, tmp_path_factory):
+    """A Prometheus of our own scraping the region's apps every second."""
+    with prometheus_server(["%s:8000" % fleet.host(name).address for name in region], tmp_path_factory.mktemp("prometheus")) as url:
+        yield url
 
 
 class Traffic:
