@@ -234,3 +234,16 @@ def test_backup_of_a_dump_that_lists_nothing_fails(tmp_path):
     with pytest.raises(SchemaError, match="lists no entries"):
         ops.backup(db)
     assert oct(os.stat(str(tmp_path / "b")).st_mode & 0o777) == "0o700"
+
+
+def test_run_inputs_refuses_a_bad_fleet_db_before_any_connection():
+    """The spec run_inputs checks fleet_db with (plugins/action/run_inputs.py): an unknown tool or key is named, with
+    what to use; the password is never in the message."""
+    from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import role_spec_problems  # pylint: disable=import-outside-toplevel
+    spec = [("fleet_db", {"fleet_db": {"type": "dict", "options": ops.FLEET_DB_SPEC}})]
+    problems = role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="mongo", password="pw-Secret9", dbname="shop")}})
+    assert len(problems) == 1 and "tool must be one of: flyway, liquibase, alembic, sqitch, got: mongo" in problems[0]
+    assert "pw-Secret9" not in problems[0]
+    problems = role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="alembic", pasword="pw-Secret9")}})
+    assert "pasword" in problems[0] and "pw-Secret9" not in problems[0]
+    assert role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="alembic", port=5432)}}) == []
