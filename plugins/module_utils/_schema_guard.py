@@ -326,13 +326,13 @@ def revert_plan(info, to_run, running, declarations, expand_only=()):
     expand-only. Empty: the migrations can stay when the code goes back."""
     tool = info["tool"]
     expand = set(str(item).lstrip("@") for item in expand_only or ())
-    after = effective_history(info) + [{"version": entry["version"], "description": entry.get("description"), "tags": []}
-                                      for entry in to_run]
+    coming = [{"version": entry["version"], "description": entry.get("description"), "tags": []} for entry in to_run]
+    after = effective_history(info) + coming
     blocked = []
     for release in running:
         declaration = declarations.get(release)
         if declaration is None:
-            if not all(_declared(tool, entry, expand) for entry in after[len(after) - len(to_run):]):
+            if not all(_declared(tool, entry, expand) for entry in coming):
                 blocked.append({"release": release, "why": "declares no schema, and not every migration is expand-only"})
             continue
         judged = fit(tool, check_declaration(declaration, release), after, expand)
