@@ -17,6 +17,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._run_inputs impor
     check_run_inputs,
     role_spec_problems,
 )
+from ansible_collections.fleetops.release.plugins.module_utils._schema_ops import FLEET_DB_SPEC
 
 # The role entry points whose argument specs each operation's playbook checks here, once for every host, instead of a
 # validation task per host and entry point (the playbooks import them with rolespec_validate: false).
@@ -89,6 +90,9 @@ class ActionModule(ActionBase):
             options = (self._loader.load_from_file(path)["argument_specs"][entry].get("options") or {})
             specs.append(("role %s, entry point %s" % (role, entry), options))
             names.update(options)
+        # The fleet's database (issue 17): fleet_db's keys, types and tool, before any lock or connection.
+        specs.append(("fleet_db", {"fleet_db": {"type": "dict", "options": FLEET_DB_SPEC}}))
+        names.add("fleet_db")
         values_by_host = {}
         for host in hosts:
             own = hostvars.get(host) or {}

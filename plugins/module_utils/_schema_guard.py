@@ -139,6 +139,46 @@ def describe_entries(entries):
             for entry in entries]
 
 
+def _opening(release, declaration, info, result, repair):
+    """The opening both judgements share: the history's integrity, the declaration checked, its tool. Returns the
+    normalised declaration (and sets result's target_version), or None: with result's message set for a refusal,
+    without one when ``release`` declares no schema (each judgement says that in its own words)."""
+    problems = integrity_problems(info)
+    if problems:
+        result["message"] = ("the database's schema history is not in a known state (%s):\n  %s\n%s"
+                             % (info.get("database"), "\n  ".join(problems), repair))
+        return None
+    if declaration is None:
+        return None
+    declaration = check_declaration(declaration, release)
+    if declaration["tool"] != info["tool"]:
+        result["message"] = ("release %s declares its schema for %s, but fleet_db.tool is %s: fix one of them"
+                             % (release, declaration["tool"], info["tool"]))
+        return None
+    result["target_version"] = declaration["version"]
+    return declaration
+
+
+def fit(tool, declaration, history, expand_only=()):
+    """Whether the code of a release declared by ``declaration`` (normalised) runs against a database whose history
+    is ``history`` (effective_history, oldest first): the one judgement of the rollback guard, the deploy's revert
+    and status.yml. {runs, known (the database has the release's version), older (the database is behind it, not
+    behind its min_version), in_the_way (migrations after its version), blocking (those not declared expand-only)}.
+    ``expand_only``: what every release declared expand-only (versions, or tags)."""
+    result = {"runs": False, "known": False, "older": False, "in_the_way": [], "blocking": []}
+    where = position(tool, history, declaration["version"])
+    if where is None:
+        floor = declaration.get("min_version")
+        result["runs"] = result["older"] = floor is not None and position(tool, history, floor) is not None
+        return result
+    expand = set(str(item).lstrip("@") for item in expand_only or ()) | set(declaration["expand_only"])
+    result["known"] = True
+    result["in_the_way"] = history[where + 1:]
+    result["blocking"] = [entry for entry in result["in_the_way"] if not _declared(tool, entry, expand)]
+    result["runs"] = not result["blocking"]
+    return result
+
+
 def judge_rollback(release, declaration, info, expand_only=(), rollback=False, override_reason=None):
     """What a rollback to ``release`` must do about the schema state ``info`` (a schema_info result).
 
@@ -149,41 +189,29 @@ def judge_rollback(release, declaration, info, expand_only=(), rollback=False, o
     current = info.get("current_version")
     result = {"verdict": "refuse", "release": release, "current": current, "target_version": None,
               "in_the_way": [], "blocking": [], "irreversible": [], "message": None}
-    problems = integrity_problems(info)
-    if problems:
-        result["message"] = ("the database's schema history is not in a known state (%s):\n  %s\nNo override applies "
-                             "to this: repair the history first." % (info.get("database"), "\n  ".join(problems)))
-        return result
+    declaration = _opening(release, declaration, info, result, "No override applies to this: repair the history first.")
     if declaration is None:
+        if result["message"] is not None:
+            return result
         result["message"] = ("release %s declares no schema (its manifest has none: it was deployed without "
                              "fleet_release_schema), so whether its code runs against schema %s cannot be judged. "
                              "Roll back anyway with %s (audited), or deploy the release again with fleet_release_schema."
                              % (release, current, OVERRIDE_HINT))
         return _overridable(result, override_reason)
-    declaration = check_declaration(declaration, release)
     tool = info["tool"]
-    if declaration["tool"] != tool:
-        result["message"] = ("release %s declares its schema for %s, but fleet_db.tool is %s: fix one of them"
-                             % (release, declaration["tool"], tool))
-        return result
     target = declaration["version"]
-    result["target_version"] = target
-    history = effective_history(info)
-    where = position(tool, history, target)
-    if where is None:
-        floor = declaration.get("min_version")
-        if floor is not None and position(tool, history, floor) is not None:
-            result.update(verdict="ok", message="schema %s is older than %s's %s but not older than its min_version %s"
-                          % (current, release, target, floor))
-            return result
+    judged = fit(tool, declaration, effective_history(info), expand_only)
+    if judged["older"]:
+        result.update(verdict="ok", message="schema %s is older than %s's %s but not older than its min_version %s"
+                      % (current, release, target, declaration["min_version"]))
+        return result
+    if not judged["known"]:
         result["message"] = ("release %s needs schema %s, which the database (%s) does not have: it is at %s. "
                              "Bring the schema to %s first (migrate), or roll back anyway with %s (audited)."
                              % (release, target, info.get("database"), current or "nothing applied", target, OVERRIDE_HINT))
         return _overridable(result, override_reason)
-    result["in_the_way"] = history[where + 1:]
-    expand = set(str(item).lstrip("@") for item in expand_only or ()) | set(declaration["expand_only"])
-    result["blocking"] = [entry for entry in result["in_the_way"] if not _declared(tool, entry, expand)]
-    if not result["blocking"]:
+    result.update(in_the_way=judged["in_the_way"], blocking=judged["blocking"])
+    if judged["runs"]:
         result.update(verdict="ok", message=(
             "schema %s: the migrations after %s are all expand-only (%s); the schema stays as it is"
             % (current, target, ", ".join(e["version"] for e in result["in_the_way"])) if result["in_the_way"] else
@@ -247,24 +275,15 @@ def judge_deploy(release, declaration, info, require_reversible=True, expand_onl
     irreversible, message}; verdict ``migrate`` (to_run, oldest first), ``current`` (nothing to run) or ``refuse``."""
     result = {"verdict": "refuse", "release": release, "current": info.get("current_version"), "target_version": None,
               "to_run": [], "irreversible": [], "message": None}
-    problems = integrity_problems(info)
-    if problems:
-        result["message"] = ("the database's schema history is not in a known state (%s):\n  %s\nRepair it before "
-                             "deploying." % (info.get("database"), "\n  ".join(problems)))
-        return result
+    declaration = _opening(release, declaration, info, result, "Repair it before deploying.")
     if declaration is None:
-        result["message"] = ("fleet_db is set but release %s declares no schema: set fleet_release_schema (tool, "
-                             "version, and min_version or expand_only), so that later rollbacks can be judged"
-                             % release)
+        if result["message"] is None:
+            result["message"] = ("fleet_db is set but release %s declares no schema: set fleet_release_schema (tool, "
+                                 "version, and min_version or expand_only), so that later rollbacks can be judged"
+                                 % release)
         return result
-    declaration = check_declaration(declaration, release)
     tool = info["tool"]
-    if declaration["tool"] != tool:
-        result["message"] = ("release %s declares its schema for %s, but fleet_db.tool is %s: fix one of them"
-                             % (release, declaration["tool"], tool))
-        return result
     target = declaration["version"]
-    result["target_version"] = target
     history = effective_history(info)
     if position(tool, history, target) is not None:
         # Already there, or the database is newer: then this deploy is a rollback of the schema in disguise.
@@ -298,3 +317,49 @@ def judge_deploy(release, declaration, info, require_reversible=True, expand_onl
     result.update(verdict="migrate", message="migrations to run, oldest first: %s" % ", ".join(
         e["version"] for e in result["to_run"]))
     return result
+
+
+def revert_plan(info, to_run, running, declarations, expand_only=()):
+    """Whether a deploy that runs ``to_run`` must take the schema back when its waves are reverted: the releases of
+    ``running`` (live on the hosts before the deploy) whose code cannot run against the schema after ``to_run``
+    (fit), with why. A release that declares no schema can run only when every migration of to_run is declared
+    expand-only. Empty: the migrations can stay when the code goes back."""
+    tool = info["tool"]
+    expand = set(str(item).lstrip("@") for item in expand_only or ())
+    coming = [{"version": entry["version"], "description": entry.get("description"), "tags": []} for entry in to_run]
+    after = effective_history(info) + coming
+    blocked = []
+    for release in running:
+        declaration = declarations.get(release)
+        if declaration is None:
+            if not all(_declared(tool, entry, expand) for entry in coming):
+                blocked.append({"release": release, "why": "declares no schema, and not every migration is expand-only"})
+            continue
+        judged = fit(tool, check_declaration(declaration, release), after, expand)
+        if not judged["runs"]:
+            blocked.append({"release": release, "why": "cannot run against %s: %s in the way" % (
+                to_run[-1]["version"] if to_run else info.get("current_version"),
+                ", ".join(describe_entries(judged["blocking"])) or "its schema is gone")})
+    return blocked
+
+
+def judge_status(info, releases, declarations, expand_only=()):
+    """status.yml: whether each of ``releases`` (the ids on the hosts) can run against the schema as it is, by the
+    rollback guard's own judgement (judge_rollback, nothing asked). {release: {runs (true, false, or null when it
+    declares no schema), version (its declared schema), message}}; the history's problems are judge_rollback's too."""
+    out = {}
+    for release in releases:
+        declaration = declarations.get(release)
+        try:
+            judged = judge_rollback(release, declaration, info, expand_only)
+        except SchemaError as exc:  # a manifest with a declaration the guard would refuse: say so, do not fail status
+            out[release] = {"runs": False, "version": None, "message": str(exc)}
+            continue
+        runs = judged["verdict"] == "ok"
+        if declaration is None and not integrity_problems(info):
+            runs = None
+        # One line for a table: the blocking migrations, else the judgement's own words.
+        out[release] = {"runs": runs, "version": judged["target_version"], "message":
+                        "cannot run: %s in the way" % ", ".join(describe_entries(judged["blocking"])) if judged["blocking"]
+                        else " ".join(line.strip() for line in judged["message"].splitlines())}
+    return out

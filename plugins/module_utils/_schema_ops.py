@@ -17,7 +17,14 @@ import os
 import re
 
 from ansible_collections.fleetops.release.plugins.module_utils import _command
-from ansible_collections.fleetops.release.plugins.module_utils._schema import SCHEMA_DB_SPEC, TOOL_NAMES, SchemaError, schema_info, scrub
+from ansible_collections.fleetops.release.plugins.module_utils._schema import (
+    SCHEMA_DB_SPEC,
+    TOOL_NAMES,
+    DriverMissing,
+    SchemaError,
+    schema_info,
+    scrub,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import effective_history, position
 
 # Placeholders in command templates: {version} the target schema version, {backup} the dump file,
@@ -267,3 +274,24 @@ def change_schema(db, step, version, check_mode=False):
                                             after["table"]))
     result["verified"] = True
     return result
+
+
+def run_change_module(step):
+    """main() of schema_migrate (``step`` migrate) and schema_downgrade (downgrade): the same options (doc fragment
+    fleetops.release.schema_change), the same run of change_schema, the same failures."""
+    # Imported here: the other users of this file (schema_guard, schema_backup) need no AnsibleModule of it.
+    from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # pylint: disable=import-outside-toplevel
+
+    module = AnsibleModule(
+        argument_spec={"db": {"type": "dict", "required": True, "options": FLEET_DB_SPEC}, "to": {"type": "str", "required": True}},
+        supports_check_mode=True,
+    )
+    try:
+        result = change_schema(module.params["db"], step, module.params["to"], check_mode=module.check_mode)
+    except DriverMissing as exc:
+        module.fail_json(msg=missing_required_lib("psycopg (pip install 'psycopg[binary]')"), exception=str(exc.error))
+    except StepFailed as exc:
+        module.fail_json(msg=str(exc), steps=[exc.result])
+    except SchemaError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)

@@ -10,90 +10,64 @@ module: schema_downgrade
 short_description: Take the schema back to a version with the tool's downgrade, then verify
 version_added: 0.1.0
 description:
-  - Reads the schema history, and unless the database is at O(to) already, runs the tool's downgrade command
-    (default C(alembic downgrade {version}), C(sqitch revert -y --to {version}); Flyway C(undo -target={version})
-    and Liquibase C(rollback --tag={version}) are templates not tested here, since those Java tools cannot be
-    installed on our machines) in O(db.command_dir) (default O(db.migrations_dir)), with the connection in the
-    command's environment and a timeout (O(db.command_timeout)).
-  - Then reads the history again and fails unless the database is at O(to) with no failed migration.
-  - Take a backup first (M(fleetops.release.schema_backup)); the playbooks do.
+  - Reads the schema history and runs the tool's downgrade command to O(to) (default C(alembic downgrade {version}),
+    C(sqitch revert -y --to {version}); Flyway C(undo -target={version}) and Liquibase C(rollback --tag={version}) are
+    templates not tested here, since those Java tools cannot be installed on our machines).
 extends_documentation_fragment:
+  - fleetops.release.schema_change
   - fleetops.release.schema_fleet_db
   - fleetops.release.common.attributes
-attributes:
-  check_mode:
-    support: full
-    details: Nothing is run; C(changed) says whether the command would run.
-  diff_mode:
-    support: none
-options:
-  to:
-    description: The schema version (or Liquibase/Sqitch tag) the database must end at.
-    type: str
-    required: true
 author:
   - fleetops maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
-- name: Schema to the release's version
+- name: Take the schema back to the rollback target's version
   fleetops.release.schema_downgrade:
-    db: "{{ fleet_db }}"
-    to: "0002"
-  delegate_to: "{{ fleet_db.delegate_to | default('localhost') }}"
+    db: "{{ fleet_db | combine({'command_timeout': 1200}) }}"
+    to: "0001"
+  delegate_to: migrate1.example.com
   run_once: true
+  register: fleet_schema_change
 """
 
 RETURN = r"""
 before:
-  description: The schema version before.
+  description: Where the schema was before the downgrade.
   returned: always
   type: str
-  sample: "0002"
+  sample: "0003"
 after:
-  description: The schema version after (read again from the database).
+  description: Where it is after, read again from the database (RV(before) when nothing ran).
   returned: always
   type: str
   sample: "0001"
-verified:
-  description: Whether the database was read at O(to) afterwards.
-  returned: always
-  type: bool
-  sample: true
 command:
-  description: The command (argv) run, or that would run.
+  description: The downgrade command (argv) that ran, or would run.
   returned: always
   type: list
   elements: str
   sample: ["alembic", "downgrade", "0001"]
+verified:
+  description: Whether the history read at the end puts the database at O(to), with no failed migration.
+  returned: always
+  type: bool
+  sample: true
 steps:
-  description: The commands run (C(step), C(command), C(rc), C(elapsed), C(stdout), C(stderr); scrubbed of the password).
+  description:
+    - The command that ran (C(step) V(downgrade), C(command), C(rc), C(elapsed), C(stdout), C(stderr)), scrubbed of the
+      password; empty when nothing ran.
   returned: always
   type: list
   elements: dict
   sample: [{"step": "downgrade", "command": ["alembic", "downgrade", "0001"], "rc": 0}]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.fleetops.release.plugins.module_utils._schema import DriverMissing, SchemaError
-from ansible_collections.fleetops.release.plugins.module_utils._schema_ops import FLEET_DB_SPEC, StepFailed, change_schema
+from ansible_collections.fleetops.release.plugins.module_utils._schema_ops import run_change_module
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={"db": {"type": "dict", "required": True, "options": FLEET_DB_SPEC}, "to": {"type": "str", "required": True}},
-        supports_check_mode=True,
-    )
-    try:
-        result = change_schema(module.params["db"], "downgrade", module.params["to"], check_mode=module.check_mode)
-    except DriverMissing as exc:
-        module.fail_json(msg=missing_required_lib("psycopg (pip install 'psycopg[binary]')"), exception=str(exc.error))
-    except StepFailed as exc:
-        module.fail_json(msg=str(exc), steps=[exc.result])
-    except SchemaError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_change_module("downgrade")
 
 
 if __name__ == "__main__":

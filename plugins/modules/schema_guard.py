@@ -18,6 +18,11 @@ description:
     is given (verdict V(override)).
   - For O(operation=deploy) it lists the migrations to run up to the release's version (verdict V(migrate)), and
     refuses migrations without a downgrade unless declared expand-only or O(require_reversible=false).
+  - For O(operation=deploy) with O(running) (the releases live on the hosts before the deploy), RV(revert_to) says
+    whether a revert of the deploy must take the schema back too - when one of them cannot run against the schema
+    after the migrations (the rollback judgement, on the history the migrations will leave).
+  - For O(operation=status) it fails on nothing (connection problems aside) and judges each of O(releases) as a
+    rollback to it would be judged (RV(releases)), for C(status.yml).
   - Failed (half-applied) migrations and checksum problems always refuse; no override applies to them.
   - The playbooks run it once per run (C(run_once)) on the host of C(fleet_db.delegate_to).
 extends_documentation_fragment:
@@ -31,14 +36,24 @@ attributes:
     support: none
 options:
   operation:
-    description: Whether the code of O(release) is rolled back to or deployed.
+    description: Whether the code of O(release) is rolled back to or deployed, or (V(status)) only which of O(releases) can run.
     type: str
-    choices: [rollback, deploy]
+    choices: [rollback, deploy, status]
     required: true
   release:
-    description: The release whose code the run puts live.
+    description: The release whose code the run puts live. Required unless O(operation=status).
     type: str
-    required: true
+  releases:
+    description: With O(operation=status), the releases to judge (those on the hosts).
+    type: list
+    elements: str
+    default: []
+  running:
+    description:
+      - With O(operation=deploy), the releases live on the hosts before the deploy (the code a revert puts back).
+    type: list
+    elements: str
+    default: []
   declarations:
     description:
       - The schema declarations known, by release id (each C(tool), C(version), optionally C(min_version) and
@@ -130,6 +145,26 @@ database:
   returned: success
   type: str
   sample: PostgreSQL at 127.0.0.1:5432, database shop, user shop
+revert_to:
+  description:
+    - Deploy, the schema version a revert of this deploy must take the database back to (the version before its
+      migrations), or V(null) when the code of O(running) runs against the schema after them.
+  returned: always
+  type: str
+  sample: "0001"
+revert_because:
+  description: Deploy, the releases of O(running) that cannot run against the schema after the migrations, and why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"release": "v41", "why": "cannot run against 0002: 0002 (drop nickname) in the way"}]
+releases:
+  description:
+    - Status, by release of O(releases) - C(runs) (V(true), V(false), or V(null) when it declares no schema), C(version)
+      (its declared schema version) and C(message).
+  returned: always
+  type: dict
+  sample: {"v41": {"runs": false, "version": "0001", "message": "cannot run: 0002 (drop nickname) in the way"}}
 tool:
   description: The migration tool.
   returned: success
@@ -140,7 +175,7 @@ tool:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.fleetops.release.plugins.module_utils._schema import DriverMissing, SchemaError
-from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import judge_deploy, judge_rollback
+from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import judge_deploy, judge_rollback, judge_status, revert_plan
 from ansible_collections.fleetops.release.plugins.module_utils._schema_ops import FLEET_DB_SPEC, read_schema
 
 
@@ -156,13 +191,16 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "db": {"type": "dict", "required": True, "options": FLEET_DB_SPEC},
-            "operation": {"type": "str", "required": True, "choices": ["rollback", "deploy"]},
-            "release": {"type": "str", "required": True},
+            "operation": {"type": "str", "required": True, "choices": ["rollback", "deploy", "status"]},
+            "release": {"type": "str"},
+            "releases": {"type": "list", "elements": "str", "default": []},
+            "running": {"type": "list", "elements": "str", "default": []},
             "declarations": {"type": "dict", "default": {}},
             "rollback": {"type": "bool", "default": False},
             "override_reason": {"type": "str"},
             "require_reversible": {"type": "bool", "default": True},
         },
+        required_if=[("operation", "rollback", ["release"]), ("operation", "deploy", ["release"])],
         supports_check_mode=True,
     )
     params = module.params
@@ -170,17 +208,27 @@ def main():
     try:
         info = read_schema(params["db"])
         declaration = declarations.get(params["release"])
-        if params["operation"] == "rollback":
+        if params["operation"] == "status":
+            result = {"verdict": "ok", "current": info["current_version"], "target_version": None, "in_the_way": [],
+                      "blocking": [], "to_run": [], "irreversible": [], "message": "the schema is at %s" % info["current_version"],
+                      "releases": judge_status(info, params["releases"], declarations, expand_only_of(declarations))}
+        elif params["operation"] == "rollback":
             result = judge_rollback(params["release"], declaration, info, expand_only_of(declarations),
                                     rollback=params["rollback"], override_reason=params["override_reason"])
         else:
             result = judge_deploy(params["release"], declaration, info, params["require_reversible"],
                                   expand_only_of(declarations))
+            if result["verdict"] == "migrate":
+                blocked = revert_plan(info, result["to_run"], params["running"], declarations, expand_only_of(declarations))
+                result.update(revert_to=info["current_version"] if blocked else None, revert_because=blocked)
     except DriverMissing as exc:
         module.fail_json(msg=missing_required_lib("psycopg (pip install 'psycopg[binary]')"), exception=str(exc.error))
     except SchemaError as exc:
-        module.fail_json(msg="%s refused before any host was touched; nothing was changed: %s" % (
-            params["operation"].capitalize(), exc))
+        module.fail_json(msg=str(exc) if params["operation"] == "status" else
+                         "%s refused before any host was touched; nothing was changed: %s" % (params["operation"].capitalize(), exc))
+    result.setdefault("revert_to", None)
+    result.setdefault("revert_because", [])
+    result.setdefault("releases", {})
     result.update(tool=info["tool"], database=info["database"])
     if result["verdict"] == "refuse":
         module.fail_json(msg="%s refused before any host was touched; nothing was changed: %s" % (

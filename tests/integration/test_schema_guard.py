@@ -12,11 +12,16 @@ One story, in order (each test builds on the one before, as the fleet and the da
   (0003, declared expand-only); s-bad's 0004 fails. Each release's Alembic script directory is its own folder.
 * deploy s-1 (schema already 0001: nothing to run), s-2 (0002 runs once: a counter table counts the upgrades),
   s-3 (0003 runs once);
+* the faults (unreachable, wrong password, no history table, an applied migration edited, an unknown tool): each a
+  refusal of rollback.yml before any change, naming the cause and what to do (one region: they stop before a switch);
 * rollback to s-2: only the expand-only 0003 is in the way: the code goes back, the schema stays;
 * rollback to s-1: 0002 is in the way: refused, nothing changed anywhere (hosts, load balancers, schema);
 * the same with fleet_schema_rollback=true: verified backup, 0003 and 0002 downgraded, schema 0001 read again,
   every host on s-1, the rows written before still there; the password never in the -vvv output;
-* deploy s-2 again, then a rollback to s-1 with an override reason: the schema stays, the reason is audited;
+* deploy s-2x (s-2's migrations, a release whose health fails) on one region: 0002 runs, the canary fails its gate,
+  and the revert takes the schema back to 0001 first (s-1 cannot run against 0002), then the code;
+* deploy s-2 again, then a rollback to s-1 with an override reason: the schema stays, the reason is audited; status.yml
+  shows the schema and which release on the hosts can run against it;
 * deploy s-bad: its migration fails: the deploy stops, no host touched (not even unpacked), the schema as it was.
 """
 
@@ -43,7 +48,12 @@ pytestmark = pytest.mark.fleet
 
 PASSWORD = "Gu4rd-Pa55-e9b2"  # distinctive, so that a leak anywhere in the output is found
 BIN = Path(sys.executable).parent
+STATUS = HERE.parent.parent / "playbooks" / "status.yml"
 RELEASES = ("s-1", "s-2", "s-3", "s-bad")
+BROKEN = {"s-2x": "s-2"}
+# For the runs whose point is not the waves: one batch per region (nothing here checks traffic), to keep the module
+# short. The counted deploy of s-2 walks the default waves, so that "once per run" is also "not once per batch".
+ONE_BATCH = {"fleet_waves": ["100%"], "fleet_min_healthy": 0}  # a release whose health fails, with the migrations and declaration of another
 
 HEADER = '"""%s"""\nfrom alembic import op\n\nrevision = "%s"\ndown_revision = %s\nbranch_labels = None\ndepends_on = None\n\n\n'
 COUNT = "    op.execute(\"INSERT INTO migration_runs (revision) VALUES ('%s')\")\n"
@@ -124,7 +134,9 @@ def fixture_db(tmp_path_factory):
 
 @pytest.fixture(scope="module", name="releases")
 def fixture_releases(fleet):
-    return {release_id: fleet.build_release(release_id) for release_id in RELEASES}
+    built = {release_id: fleet.build_release(release_id) for release_id in RELEASES}
+    built.update({release_id: fleet.build_release(release_id, health="fail") for release_id in BROKEN})
+    return built
 
 
 @pytest.fixture(scope="module", name="audit_dir")
@@ -134,8 +146,8 @@ def fixture_audit_dir(fleet):
 
 def fleet_db(db, release):
     """fleet_db as an operator writes it, with the release's script directory."""
-    return dict(db["params"], tool="alembic", migrations_dir=str(db["dirs"][release]), backup_dir=str(db["backups"]),
-                delegate_to="localhost", command_timeout=120)
+    return dict(db["params"], tool="alembic", migrations_dir=str(db["dirs"][BROKEN.get(release, release)]),
+                backup_dir=str(db["backups"]), delegate_to="localhost", command_timeout=120)
 
 
 def sql(db, query):
@@ -163,7 +175,7 @@ def run(fleet, playbook, *args, **extra_vars):
 def deploy(fleet, db, releases, release, *args, **extra):
     path, sha = releases[release]
     return run(fleet, DEPLOY, *args, fleet_release=release, fleet_artifact=str(path), fleet_artifact_sha256=sha,
-               fleet_release_schema=DECLARED[release][1], fleet_db=fleet_db(db, release), **extra)
+               fleet_release_schema=DECLARED[BROKEN.get(release, release)][1], fleet_db=fleet_db(db, release), **extra)
 
 
 def state(fleet, db):
@@ -176,7 +188,7 @@ def state(fleet, db):
 
 
 def test_deploy_runs_each_migration_once_after_a_verified_backup(fleet, on_base, db, releases, audit_dir):
-    proc, out = deploy(fleet, db, releases, "s-1")
+    proc, out = deploy(fleet, db, releases, "s-1", **ONE_BATCH)
     assert proc.returncode == 0, out
     assert schema_version(db) == "0001" and not db["backups"].exists()  # nothing to run: no backup either
     manifest = json.loads(fleet.host_path(names(fleet)[0], "/srv/app/releases/s-1/.fleet-release.json").read_text())
@@ -195,14 +207,61 @@ def test_deploy_runs_each_migration_once_after_a_verified_backup(fleet, on_base,
     listed = subprocess.run(["pg_restore", "--list", schema["backup"]], capture_output=True, text=True, timeout=60, check=False)
     assert listed.returncode == 0 and "TABLE public person" in listed.stdout
 
-    proc, out = deploy(fleet, db, releases, "s-3")
+    proc, out = deploy(fleet, db, releases, "s-3", **ONE_BATCH)
     assert proc.returncode == 0, out
     assert schema_version(db) == "0003" and upgrades(db, "0003") == 1 and upgrades(db, "0002") == 1
     sql(db, "INSERT INTO person (name, email) VALUES ('Linus', 'l@example.invalid')")
 
 
+@pytest.fixture(scope="module", name="faulty")
+def fixture_faulty(db, tmp_path_factory):
+    """What the fault variants of fleet_db point at: a port nothing listens on, a database without a history table, and
+    a Flyway database (history table and row as Flyway writes them, test_schema_info) whose applied V1 was edited since."""
+    from test_schema_info import FLYWAY_DDL, java_crc32  # pylint: disable=import-outside-toplevel
+    cluster = db["cluster"]
+    cluster.psql("CREATE DATABASE nohistory OWNER shop")
+    cluster.psql("CREATE DATABASE fly OWNER shop")
+    script = "CREATE TABLE person (id integer PRIMARY KEY, name text NOT NULL);\n"
+    cluster.psql(FLYWAY_DDL + script + "INSERT INTO flyway_schema_history (installed_rank, version, description, type, "
+                 "script, checksum, installed_by, execution_time, success) VALUES (1, '1', 'Create person', 'SQL', "
+                 "'V1__Create_person.sql', %d, current_user, 5, true)" % java_crc32(script), "fly", "shop")
+    edited = tmp_path_factory.mktemp("flyway-edited")
+    (edited / "V1__Create_person.sql").write_text(script.replace("text NOT NULL", "varchar(80) NOT NULL"), encoding="utf-8")
+    return {"port": pglib.free_port(cluster.address), "edited": str(edited)}
+
+
+FAULTS = {
+    "unreachable": (lambda base, faulty: dict(base, port=faulty["port"], connect_timeout=3),
+                    ["cannot reach PostgreSQL at", "check host and port"]),
+    "wrong password": (lambda base, faulty: dict(base, password="not-" + PASSWORD),
+                       ["refused the credentials", "check user and password"]),
+    "no history table": (lambda base, faulty: dict(base, dbname="nohistory"),
+                         ["has no Alembic history table", "alembic stamp"]),
+    "edited migration": (lambda base, faulty: dict(base, dbname="fly", tool="flyway", migrations_dir=faulty["edited"]),
+                         ["migration 1 was changed after it was applied", "No override applies"]),
+    "unknown tool": (lambda base, faulty: dict(base, tool="mongo"),
+                     ["fleet_db: value of tool must be one of: flyway, liquibase, alembic, sqitch, got: mongo"]),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_database_fault_refuses_the_rollback_before_any_change(fleet, db, faulty, fault):
+    """Each fault stops rollback.yml before any host is switched (the unknown tool already in the run's inputs, before
+    any lock or connection): one region, since the refusal comes before the waves."""
+    make, expected = FAULTS[fault]
+    before = state(fleet, db)
+    proc, out = run(fleet.view([fleet.regions[0]]), ROLLBACK, fleet_db=make(fleet_db(db, "s-3"), faulty))
+    assert proc.returncode != 0
+    for text in expected:
+        assert text in out, out[-4000:]
+    assert "nothing was changed" in out and PASSWORD not in out
+    if fault == "unknown tool":  # input validation: no lock taken, no host read, no connection tried
+        assert "Take the fleet-wide lock" not in out and "schema_guard" not in out, out[-3000:]
+    assert state(fleet, db) == before
+
+
 def test_rollback_across_an_expand_only_migration_leaves_the_schema(fleet, db, audit_dir):
-    proc, out = run(fleet, ROLLBACK, fleet_db=fleet_db(db, "s-3"))
+    proc, out = run(fleet, ROLLBACK, fleet_db=fleet_db(db, "s-3"), **ONE_BATCH)
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"s-2"}
     assert schema_version(db) == "0003" and columns(db) == "id,name,email"
@@ -234,7 +293,8 @@ def test_the_rollback_role_entry_point_refuses_too(fleet, db, tmp_path):
 
 def test_schema_rollback_takes_a_backup_downgrades_then_rolls_the_code_back(fleet, db, audit_dir):
     rows = sql(db, "SELECT string_agg(name, ',' ORDER BY id) FROM person")
-    proc, out = run(fleet, ROLLBACK, "-vvv", fleet_release="s-1", fleet_schema_rollback=True, fleet_db=fleet_db(db, "s-3"))
+    proc, out = run(fleet, ROLLBACK, "-vvv", fleet_release="s-1", fleet_schema_rollback=True, fleet_db=fleet_db(db, "s-3"),
+                    **ONE_BATCH)
     assert proc.returncode == 0, out[-5000:]
     assert PASSWORD not in out
     assert set(currents(fleet).values()) == {"s-1"}
@@ -250,16 +310,49 @@ def test_schema_rollback_takes_a_backup_downgrades_then_rolls_the_code_back(flee
     assert out.index("rollback : Downgrade the schema to") < out.index("PLAY [Roll back - walk the waves"), out[-3000:]
 
 
+def test_a_deploy_reverted_after_contracting_migrations_takes_the_schema_back_first(fleet, db, releases, audit_dir):
+    """s-2x brings 0002 (drop nickname), which s-1 (live) cannot run against; its canary fails the gate: the schema goes
+    back to 0001 (verified), before the revert walk puts s-1 back. One region: what matters is one revert."""
+    region = fleet.view([fleet.regions[0]])
+    proc, out = deploy(region, db, releases, "s-2x", fleet_health_start_period=0, fleet_health_failure_limit=1)
+    assert proc.returncode != 0
+    assert upgrades(db, "0002") == 2  # it ran (once more than the first s-2 deploy)...
+    assert schema_version(db) == "0001" and columns(db) == "id,name,nickname"  # ...and went back
+    assert set(currents(fleet).values()) == {"s-1"}
+    assert sql(db, "SELECT string_agg(name, ',' ORDER BY id) FROM person") == "Ada,Grace,Linus"
+    [record] = records(audit_dir, run_id_of(out))
+    schema = record["schema"]
+    assert (schema["version_before"], schema["migrated"], schema["revert_to"]) == ("0001", ["0002"], "0001")
+    assert schema["reverted"] == {"to": "0001", "after": "0001", "verified": True, "error": None}
+    assert schema["version_after"] == "0001" and [b["release"] for b in schema["revert_because"]] == ["s-1"]
+    # The order: the schema went back before the revert walk's first batch.
+    assert out.index("Downgrade the schema to the version before") < out.index("PLAY [Deploy - put every touched host back"), out[-3000:]
+
+
 def test_override_rolls_the_code_back_and_is_audited(fleet, db, releases, audit_dir):
-    proc, out = deploy(fleet, db, releases, "s-2", fleet_allow_bad_release=True)
+    proc, out = deploy(fleet, db, releases, "s-2", fleet_allow_bad_release=True, **ONE_BATCH)
     assert proc.returncode == 0, out
-    assert schema_version(db) == "0002" and upgrades(db, "0002") == 2  # once more for this second deploy
+    assert schema_version(db) == "0002" and upgrades(db, "0002") == 3  # once more for this deploy (s-2, s-2x before)
     proc, out = run(fleet, ROLLBACK, fleet_release="s-1", fleet_schema_override_reason="INC-42 s-1 tolerates it",
-                    fleet_db=fleet_db(db, "s-2"))
+                    fleet_db=fleet_db(db, "s-2"), **ONE_BATCH)
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"s-1"} and schema_version(db) == "0002"
     [record] = records(audit_dir, run_id_of(out))
     assert (record["schema"]["verdict"], record["schema"]["override_reason"]) == ("override", "INC-42 s-1 tolerates it")
+
+
+def test_status_shows_the_schema_and_which_release_can_run_against_it(fleet, db, tmp_path):
+    status_file = tmp_path / "status.json"
+    proc, out = run(fleet, STATUS, fleet_db=fleet_db(db, "s-3"), fleet_status_file=str(status_file))
+    assert proc.returncode == 0, out
+    schema = json.loads(status_file.read_text(encoding="utf-8"))["schema"]
+    assert (schema["version"], schema["tool"]) == ("0002", "alembic") and PASSWORD not in json.dumps(schema)
+    runs = {release: judged["runs"] for release, judged in schema["releases"].items()}
+    # s-1 reads the column 0002 dropped; s-3 runs down to its min_version 0002; the base releases declare no schema.
+    assert (runs.pop("s-1"), runs.pop("s-2"), runs.pop("s-3"), runs.pop("s-2x")) == (False, True, True, True), schema
+    assert runs and set(runs.values()) == {None}, schema
+    assert schema["releases"]["s-1"]["message"] == "cannot run: 0002 (drop nickname) in the way"
+    assert "schema: 0002 (alembic, PostgreSQL at" in out and "CANNOT RUN" in out
 
 
 def test_a_failing_migration_stops_the_deploy_with_every_host_untouched(fleet, db, releases):

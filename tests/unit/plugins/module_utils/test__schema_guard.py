@@ -147,6 +147,42 @@ def test_deploy_needs_a_declaration_and_a_known_version():
     assert "no such pending migration" in guard.judge_deploy("r", {"tool": "alembic", "version": "0009"}, info)["message"]
 
 
+def test_a_revert_of_a_contracting_deploy_must_take_the_schema_back():
+    info = alembic_info(["0001"], ["0001", "0002", "0003"])
+    to_run = [{"version": "0002", "description": "drop nickname"}]
+    blocked = guard.revert_plan(info, to_run, ["r1"], {"r1": DECL1})
+    assert [b["release"] for b in blocked] == ["r1"] and "0002 (drop nickname) in the way" in blocked[0]["why"]
+
+
+def test_a_revert_of_an_expand_only_deploy_leaves_the_schema():
+    info = alembic_info(["0001"], ["0001", "0002"])
+    to_run = [{"version": "0002", "description": "add email"}]
+    assert guard.revert_plan(info, to_run, ["r1"], {"r1": DECL1}, expand_only=["0002"]) == []
+    # min_version of the release running now does not matter: it runs at a version, the deploy moves past it
+    assert guard.revert_plan(info, to_run, ["r1", "r0"], {"r1": DECL1}, expand_only=["0002"]) == []  # r0 undeclared
+    assert [b["release"] for b in guard.revert_plan(info, to_run, ["r0"], {})] == ["r0"]
+
+
+def test_status_judges_each_release_as_a_rollback_to_it_would_be():
+    info = alembic_info(["0001", "0002", "0003"])
+    declarations = {"r1": DECL1, "r2": {"tool": "alembic", "version": "0002"}, "r3": {"tool": "alembic", "version": "0003"}}
+    judged = guard.judge_status(info, ["r1", "r2", "r3", "r0"], declarations, expand_only=["0003"])
+    assert (judged["r1"]["runs"], judged["r2"]["runs"], judged["r3"]["runs"], judged["r0"]["runs"]) == (False, True, True, None)
+    assert judged["r1"]["message"] == "cannot run: 0002 (m0002) in the way" and judged["r1"]["version"] == "0001"
+    assert "expand-only" in judged["r2"]["message"]
+    for release in ("r1", "r2", "r3"):  # the one judgement: the rollback guard's
+        assert judged[release]["runs"] == (guard.judge_rollback(release, declarations[release], info, ["0003"])["verdict"] == "ok")
+
+
+def test_status_of_a_history_with_problems_says_no_release_runs():
+    info = alembic_info(["0001"])
+    info["failed_migrations"] = [{"version": "0002", "description": "x"}]
+    judged = guard.judge_status(info, ["r1", "r0"], {"r1": DECL1, "bad": "x"})
+    assert judged["r1"]["runs"] is False and judged["r0"]["runs"] is False
+    assert "failed migration 0002" in judged["r1"]["message"]
+    assert guard.judge_status(info, ["bad"], {"bad": "x"})["bad"]["runs"] is False  # a broken manifest: said, not raised
+
+
 # --- the database steps -------------------------------------------------------------------------------------------
 
 DB = {"tool": "alembic", "host": "127.0.0.1", "port": 5433, "dbname": "shop", "user": "shop", "password": "pw-Secret9",
@@ -198,3 +234,16 @@ def test_backup_of_a_dump_that_lists_nothing_fails(tmp_path):
     with pytest.raises(SchemaError, match="lists no entries"):
         ops.backup(db)
     assert oct(os.stat(str(tmp_path / "b")).st_mode & 0o777) == "0o700"
+
+
+def test_run_inputs_refuses_a_bad_fleet_db_before_any_connection():
+    """The spec run_inputs checks fleet_db with (plugins/action/run_inputs.py): an unknown tool or key is named, with
+    what to use; the password is never in the message."""
+    from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import role_spec_problems  # pylint: disable=import-outside-toplevel
+    spec = [("fleet_db", {"fleet_db": {"type": "dict", "options": ops.FLEET_DB_SPEC}})]
+    problems = role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="mongo", password="pw-Secret9", dbname="shop")}})
+    assert len(problems) == 1 and "tool must be one of: flyway, liquibase, alembic, sqitch, got: mongo" in problems[0]
+    assert "pw-Secret9" not in problems[0]
+    problems = role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="alembic", pasword="pw-Secret9")}})
+    assert "pasword" in problems[0] and "pw-Secret9" not in problems[0]
+    assert role_spec_problems(spec, {"h1": {"fleet_db": dict(tool="alembic", port=5432)}}) == []
