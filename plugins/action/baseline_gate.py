@@ -15,9 +15,9 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.action.metric_gate import measure, query_url
 from ansible_collections.fleetops.release.plugins.module_utils import _baseline, _health_probe
 from ansible_collections.fleetops.release.plugins.module_utils._health import HealthError, conclude
+from ansible_collections.fleetops.release.plugins.plugin_utils._prometheus import measure, query_url
 
 MAX_WORKERS = 32
 GROUPS = ("canary", "baseline")

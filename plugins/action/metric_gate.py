@@ -6,15 +6,12 @@
 
 from __future__ import annotations
 
-import json
 import time
-from urllib.parse import urlencode
 
 from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.fleetops.release.plugins.module_utils import _health_probe
 from ansible_collections.fleetops.release.plugins.module_utils._health import (
     COMPARISONS,
     MODES,
@@ -23,9 +20,8 @@ from ansible_collections.fleetops.release.plugins.module_utils._health import (
     check_positive,
     conclude,
     evaluate_metric,
-    prometheus_series,
-    shorten,
 )
+from ansible_collections.fleetops.release.plugins.plugin_utils._prometheus import QueryRejected, measure, query_url
 
 ARGUMENT_SPEC = {
     "url": {"type": "str", "required": True},
@@ -41,36 +37,6 @@ ARGUMENT_SPEC = {
     "request_timeout": {"type": "float", "default": 10.0},
     "mode": {"type": "str", "default": "enforce", "choices": list(MODES)},
 }
-
-
-class QueryRejected(HealthError):
-    """Prometheus refused the query itself (HTTP 400/422): asking again cannot help."""
-
-
-def query_url(base, query):
-    base = base.rstrip("/")
-    if not base.endswith("/api/v1/query"):
-        base += "/api/v1/query"
-    return base + "?" + urlencode({"query": query})
-
-
-def measure(url, args):
-    """(series, error text or None) of one query."""
-    answer = _health_probe.http_probe(url, headers=args["headers"], timeout=args["request_timeout"],
-                                      validate_certs=args["validate_certs"])
-    if answer["error"]:
-        return None, "no answer from %s (%s)" % (args["url"], answer["error"])
-    try:
-        document = json.loads(answer["body"])
-    except ValueError:
-        return None, "HTTP %s with a body that is not JSON: %s" % (answer["status"], shorten(repr(answer["body"])))
-    try:
-        series = prometheus_series(document)
-    except HealthError as exc:
-        if answer["status"] in (400, 422):
-            raise QueryRejected("Prometheus rejected the query %r (HTTP %s): %s" % (args["query"], answer["status"], exc))
-        return None, "HTTP %s: %s" % (answer["status"], exc)
-    return series, None
 
 
 class ActionModule(ActionBase):

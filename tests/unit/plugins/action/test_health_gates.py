@@ -67,6 +67,6 @@ def test_traffic_gate_urls_and_errors():
 
 
 def test_metric_gate_query_url():
-    from ansible_collections.fleetops.release.plugins.action.metric_gate import query_url
+    from ansible_collections.fleetops.release.plugins.plugin_utils._prometheus import query_url
     assert query_url("http://p:9090/", "up == 1") == "http://p:9090/api/v1/query?query=up+%3D%3D+1"
     assert query_url("http://p:9090/api/v1/query", "up").startswith("http://p:9090/api/v1/query?query=")
