@@ -207,6 +207,16 @@ ansible_facts:
       description: The current batch (hosts, regions, C(go), C(drain), then C(enable) and C(gate)).
       type: dict
       returned: with O(step=batch), O(step=hooks) and O(step=switched)
+    fleet_canary:
+      description:
+        - Weighted canaries - C(weights) (wave number as a string -> steps), C(step_pause) (C(kind), C(seconds)) and
+          C(full) (host -> configured weight read by the load-balancer preflight).
+      type: dict
+      returned: with O(step=plan)
+    fleet_canary_step:
+      description: The weight step (C(wave), C(percent)) and its C(todo), the loop items of the load-balancer task.
+      type: dict
+      returned: with O(step=canary)
     fleet_run_summary:
       description: The summary table of the finished run.
       type: str
