@@ -90,7 +90,7 @@ options:
     default: 10
   canary_weights:
     description:
-      - C(fleet_canary_weights) (weighted canaries): a list of whole percentages 1 to 100, strictly increasing, ending
+      - C(fleet_canary_weights) (weighted canaries) - a list of whole percentages 1 to 100, strictly increasing, ending
         with 100 (the steps of wave 1), or a mapping of wave number to such a list; empty for none. Refused with
         O(strategy=blue_green).
     type: raw
