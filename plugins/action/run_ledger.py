@@ -24,7 +24,7 @@ from ansible_collections.fleetops.release.plugins.module_utils import _canary_we
 from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, is_rollback
-from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import lb_out_of_rotation, lb_server
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import lb_out_of_rotation, lb_server, lb_servers_read
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 ARGUMENT_SPEC = {
@@ -167,7 +167,7 @@ class ActionModule(ActionBase):
         if isinstance(weights, str) and weights.strip():  # -e fleet_canary_weights='[10, 100]' arrives as a string
             weights = self._loader.load(weights)
         weights = canary.normalize_weights(weights)
-        lb_weights = canary.lb_weights((self._vars.get("fleet_wave_lb") or {}).get("results"), self._hostvars, lb_server)
+        lb_weights = canary.lb_weights(lb_servers_read((self._vars.get("fleet_wave_lb") or {}).get("results"), self._hostvars))
         reduced = canary.reduced_weight(lb_weights)
         for host in hosts:
             rows[host]["out_of_rotation"] = host in out_of_rotation or host in reduced

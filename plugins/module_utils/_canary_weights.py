@@ -135,22 +135,11 @@ def weight_for(percent, full_weight=None, lb_type="haproxy"):
     return "%d%%" % percent
 
 
-def lb_weights(reads, hostvars, server_of):
-    """``{host: {"weight", "initial_weight"}}`` as each region's HAProxy serves it, from the same reads as
-    lb_out_of_rotation (lb_pool_info per region, looped over ``item.value``: the region's hosts).
-    ``server_of(host, variables)`` names a host's server."""
-    weights = {}
-    for read in reads or []:
-        backends = read.get("backends") if isinstance(read, Mapping) else None
-        if not isinstance(backends, Mapping):
-            continue
-        for host in (read.get("item") or {}).get("value") or []:
-            variables = hostvars.get(host) or {}
-            servers = backends.get(variables.get("fleet_lb_backend"))
-            server = (servers or {}).get(server_of(host, variables)) if isinstance(servers, Mapping) else None
-            if isinstance(server, Mapping) and all(isinstance(server.get(key), int) for key in ("weight", "initial_weight")):
-                weights[host] = {"weight": server["weight"], "initial_weight": server["initial_weight"]}
-    return weights
+def lb_weights(servers):
+    """``{host: {"weight", "initial_weight"}}`` as each region's HAProxy serves it. ``servers``: ``(host, its server's
+    row)`` pairs of the load-balancer preflight's read (_run_inputs.lb_servers_read)."""
+    return {host: {"weight": server["weight"], "initial_weight": server["initial_weight"]} for host, server in servers
+            if isinstance(server, Mapping) and all(isinstance(server.get(key), int) for key in ("weight", "initial_weight"))}
 
 
 def reduced_weight(weights):

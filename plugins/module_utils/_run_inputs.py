@@ -286,10 +286,9 @@ def lb_server(host, variables):
     return str((variables or {}).get("fleet_lb_server") or host)
 
 
-def lb_out_of_rotation(reads, hostvars):
-    """The hosts an earlier run left out of rotation (drained or in maintenance), from the same reads as
-    lb_membership_problems: a run plans them even when they run their target, so that it puts them back."""
-    out = []
+def lb_servers_read(reads, hostvars):
+    """``(host, its server's row or {})`` for each host of the load balancers' reads (lb_pool_info per region, looped
+    over ``item.value``: the region's hosts) whose backend was read."""
     for read in reads or []:
         backends = read.get("backends") if isinstance(read, Mapping) else None
         if not isinstance(backends, Mapping):
@@ -298,10 +297,13 @@ def lb_out_of_rotation(reads, hostvars):
             variables = hostvars.get(host) or {}
             servers = backends.get(variables.get("fleet_lb_backend"))
             if isinstance(servers, Mapping):
-                state = (servers.get(lb_server(host, variables)) or {}).get("state", "ready")
-                if state not in ("ready", "unknown"):
-                    out.append(host)
-    return out
+                yield host, servers.get(lb_server(host, variables)) or {}
+
+
+def lb_out_of_rotation(reads, hostvars):
+    """The hosts an earlier run left out of rotation (drained or in maintenance), from the same reads as
+    lb_membership_problems: a run plans them even when they run their target, so that it puts them back."""
+    return [host for host, server in lb_servers_read(reads, hostvars) if server.get("state", "ready") not in ("ready", "unknown")]
 
 
 def lb_membership_problems(reads, hostvars):

@@ -79,6 +79,13 @@ def assert_share(fleet, region, canary, weights):
         canary, seen, REQUESTS, expected, low, high, weights)
 
 
+def promote(fleet, proc, log, reason):
+    """promote.yml from another process; then the held deploy's exit code and output once it ended."""
+    promoted, out = play(fleet, PROMOTE, extra_vars={"fleet_reason": reason})
+    assert promoted.returncode == 0, out
+    return finish(proc, log)
+
+
 def deploy_vars(releases, release_id, extra):
     path, sha = releases[release_id]
     return dict({"fleet_release": release_id, "fleet_artifact": str(path), "fleet_artifact_sha256": sha}, **extra)
@@ -104,9 +111,7 @@ def test_weighted_canary_holds_its_share_over_a_reload_then_steps_up(fleet, rele
             assert server_weights(view, region) == held
             assert_share(view, region, canary, held)
 
-            promoted, out = play(view, PROMOTE, extra_vars={"fleet_reason": "canary at 10% looks fine"})
-            assert promoted.returncode == 0, out
-            code, out = finish(proc, log)
+            code, out = promote(view, proc, log, "canary at 10% looks fine")
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.fleetops.release.plugins.module_utils import _canary_weights as canary
-from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import RunInputsError, check_run_inputs
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import RunInputsError, check_run_inputs, lb_servers_read
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -92,7 +92,7 @@ def test_configured_and_reduced_weights_come_from_the_preflight_read():
                "eu-2": {"state": "ready", "weight": 100, "initial_weight": 100},
                "eu-3": {"state": "drain", "weight": 0, "initial_weight": 100}}
     reads = [lb_read(servers, ["eu-1", "eu-2", "eu-3"]), {"skipped": True}]
-    weights = canary.lb_weights(reads, hostvars, lambda host, variables: host)
+    weights = canary.lb_weights(lb_servers_read(reads, hostvars))
     assert weights["eu-1"] == {"weight": 10, "initial_weight": 100}
     # Weight 0 is what a drain may leave: drained hosts are planned anyway (out of rotation), not as reduced.
     assert canary.reduced_weight(weights) == ["eu-1"]
