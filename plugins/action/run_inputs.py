@@ -51,6 +51,8 @@ ARGUMENT_SPEC = {
     "run_timeout": {"type": "raw", "default": 0},
     "lock_ttl": {"type": "raw", "default": 0},
     "baseline_gates": {"type": "raw", "default": []},
+    "canary_weights": {"type": "raw", "default": []},
+    "canary_step_pause": {"type": "raw", "default": 0},
 }
 
 
@@ -71,6 +73,8 @@ class ActionModule(ActionBase):
         inputs = dict(args)
         if isinstance(inputs["waves"], str):  # -e fleet_waves='[1, "100%"]' arrives as a string
             inputs["waves"] = self._loader.load(inputs["waves"])
+        if isinstance(inputs["canary_weights"], str) and inputs["canary_weights"].strip().startswith(("[", "{")):
+            inputs["canary_weights"] = self._loader.load(inputs["canary_weights"])
         try:
             checked = check_run_inputs(hosts=hosts, hostvars=hostvars, groups=groups, members=members,
                                        role_problems=self._role_problems(inputs["operation"], hosts, hostvars, task_vars),

@@ -20,10 +20,11 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.fleetops.release.plugins.filter.lb_connection import lb_connection
+from ansible_collections.fleetops.release.plugins.module_utils import _canary_weights as canary
 from ansible_collections.fleetops.release.plugins.module_utils import _run_ledger as ledger
 from ansible_collections.fleetops.release.plugins.module_utils import _wave_report
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, is_rollback
-from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import lb_out_of_rotation, lb_server
+from ansible_collections.fleetops.release.plugins.module_utils._run_inputs import lb_out_of_rotation, lb_server, lb_servers_read
 from ansible_collections.fleetops.release.plugins.plugin_utils import _identity
 
 ARGUMENT_SPEC = {
@@ -47,6 +48,10 @@ ARGUMENT_SPEC = {
     # step=pause (issue 19): how long a manual pause may last, and the locks' margin after the run's deadline.
     "pause_timeout": {"type": "raw", "default": 3600},
     "lock_ttl": {"type": "raw", "default": 0},
+    # Weighted canaries (issue 19): step=plan takes the setting, step=canary the percentage of the step it takes.
+    "canary_weights": {"type": "raw", "default": []},
+    "canary_step_pause": {"type": "raw", "default": 0},
+    "percent": {"type": "raw"},
 }
 REPORT = "fleet_run_report"
 # What each step reads from the hosts (registered by the batch's tasks; see roles/waves/tasks).
@@ -156,8 +161,16 @@ class ActionModule(ActionBase):
             # A deploy: what each host needs, from its locked read and whether its unpack changed its configuration.
             rows = ledger.deploy_rows(reads, self._region_of(hosts), args["release"],
                                       {host: bool((self._var(host, "fleet_deploy_snapshot") or {}).get("changed")) for host in hosts})
+        # Weighted canaries: the setting, each host's configured weight, and the hosts an interrupted run left at a
+        # reduced weight (planned like a drained host, and put back at full weight).
+        weights = args["canary_weights"]
+        if isinstance(weights, str) and weights.strip():  # -e fleet_canary_weights='[10, 100]' arrives as a string
+            weights = self._loader.load(weights)
+        weights = canary.normalize_weights(weights)
+        lb_weights = canary.lb_weights(lb_servers_read((self._vars.get("fleet_wave_lb") or {}).get("results"), self._hostvars))
+        reduced = canary.reduced_weight(lb_weights)
         for host in hosts:
-            rows[host]["out_of_rotation"] = host in out_of_rotation
+            rows[host]["out_of_rotation"] = host in out_of_rotation or host in reduced
         waves = args["waves"]
         if isinstance(waves, str):  # -e fleet_waves='[1, "100%"]' arrives as a string
             waves = self._loader.load(waves)
@@ -171,7 +184,15 @@ class ActionModule(ActionBase):
                         "min_healthy": args["min_healthy"]}, members, self._region_of(set(members) | set(hosts)), now,
             check_mode=bool(self._task.check_mode))
         facts = {REPORT: report, "fleet_wave_walk": walk, "fleet_wave_revert_walk": ledger.NO_WALK,
-                 "fleet_wave_plan": waves, "fleet_run_note": note}
+                 "fleet_wave_plan": waves, "fleet_run_note": note,
+                 "fleet_canary": {"weights": {str(wave): steps for wave, steps in weights.items()},
+                                  "step_pause": canary.normalize_step_pause(args["canary_step_pause"]),
+                                  "full": {host: row["initial_weight"] for host, row in lb_weights.items()}}}
+        if weights or reduced:
+            report = facts[REPORT] = dict(report, hosts={host: dict(row, reduced_weight=True) if host in reduced else row
+                                                         for host, row in report["hosts"].items()})
+            if weights:
+                report["canary"] = {"weights": facts["fleet_canary"]["weights"], "step_pause": facts["fleet_canary"]["step_pause"]}
         if args["strategy"] == "blue_green":
             # Blue/green flips regions in a play of its own, over every host of the run.
             facts["fleet_bg_hosts"] = hosts
@@ -222,6 +243,8 @@ class ActionModule(ActionBase):
         # Past the deadline a deploy reverts what it touched.
         revert = self._revert_walk(report, args) if args["phase"] == "forward" and report.get("stopped") else None
         batch["drain"] = self._lb_items(batch["hosts_by_region"], "drain")
+        # The weight steps of the batch's wave (weighted canaries): the steps after the first follow the wave's gates.
+        batch["canary"] = canary.steps_for_wave(self._canary_setting().get("weights"), batch.get("wave")) if args["phase"] == "forward" else []
         facts = {REPORT: report, "fleet_batch": batch}
         if revert is not None:
             facts["fleet_wave_revert_walk"] = revert
@@ -237,11 +260,18 @@ class ActionModule(ActionBase):
                                        results, now)
         leaders = {region: hosts[0] for region, hosts in batch["hosts_by_region"].items()}
         gate = [{"key": region, "leader": leaders[region]} for region in todo["gate"]]
-        return {REPORT: report, "fleet_batch": dict(batch, enable=self._lb_items(todo["enable"], "ready"), gate=gate)}
+        # Weighted canaries: the wave's first step, or full weight back (a revert, a host found at a reduced weight).
+        percents = canary.enable_weights(self._canary_setting(), batch, [host for hosts in todo["enable"].values() for host in hosts],
+                                         report["hosts"])
+        report = canary.record_weights(report, batch, percents, now)
+        enable = self._lb_items(todo["enable"], "ready", canary.member_weights(self._canary_setting(), percents, self._hostvars))
+        return {REPORT: report, "fleet_batch": dict(batch, enable=enable, gate=gate)}
 
-    def _lb_items(self, hosts_by_region, state):
+    def _lb_items(self, hosts_by_region, state, weights=None):
         """The loop items of tasks/lb_pool.yml: one per load-balancer host (where lb_pool runs), with one pool per region
-        it serves: the region's batch members set to ``state``, its backend and its connection from the inventory."""
+        it serves: the region's batch members set to ``state`` (and to ``weights[host]`` where given), its backend and
+        its connection from the inventory."""
+        weights = weights or {}
         items = {}
         for region, hosts in hosts_by_region.items():
             if not hosts or not self._var(hosts[0], "fleet_lb_type"):
@@ -249,7 +279,8 @@ class ActionModule(ActionBase):
             lb_host = self._var(hosts[0], "fleet_lb_host") or "localhost"
             items.setdefault(lb_host, {"lb_host": lb_host, "pools": []})["pools"].append({
                 "name": region, "backend": self._var(hosts[0], "fleet_lb_backend") or None,
-                "members": [{"server": lb_server(host, self._hostvars.get(host)), "state": state} for host in hosts],
+                "members": [dict({"server": lb_server(host, self._hostvars.get(host)), "state": state},
+                                 **({"weight": weights[host]} if host in weights else {})) for host in hosts],
                 "connection": lb_connection(self._hostvars[hosts[0]])})
         return list(items.values())
 
@@ -324,6 +355,44 @@ class ActionModule(ActionBase):
             wait = dict(self._vars.get("fleet_pause_record") or {}, failed=True)
         report, entry = ledger.pause_end(report, wait, extended, now)
         return {REPORT: report, "fleet_wave_revert_walk": self._revert_walk(report, args), "fleet_pause_outcome": entry}
+
+    # -- weighted canaries (issue 19; module_utils/_canary_weights.py) -------------------------------------------
+
+    def _canary_setting(self):
+        return self._var("localhost", "fleet_canary") or {}
+
+    def _canary(self, args, report, now):
+        """A weight step of the batch's wave (tasks/canary_step.yml): the wave's canaries in rotation go to ``percent``
+        of their configured weight (fleet_canary_step: the lb_pool items), and their regions are gated again."""
+        batch = self._var("localhost", "fleet_batch") or {}
+        percent = canary.step_percent(args["percent"], "percent")
+        hosts = {} if report.get("stopped") else canary.step_hosts(report, batch.get("wave"))
+        percents = {host: percent for region_hosts in hosts.values() for host in region_hosts}
+        report = canary.record_weights(report, batch, percents, now)
+        todo = self._lb_items(hosts, "ready", canary.member_weights(self._canary_setting(), percents, self._hostvars))
+        gate = [{"key": region, "leader": region_hosts[0]} for region, region_hosts in hosts.items()]
+        return {REPORT: report, "fleet_canary_step": {"wave": batch.get("wave"), "percent": percent, "todo": todo},
+                "fleet_batch": dict(batch, gate=gate)}
+
+    def _canary_gated(self, args, report, now):
+        """After a weight step: a failed weight change or gate counts like a failed host (beyond fleet_max_fail the run
+        stops, a deploy reverts, and the revert puts every host back at full weight)."""
+        batch = self._var("localhost", "fleet_batch") or {}
+        step = self._var("localhost", "fleet_canary_step") or {}
+        failures = [{"host": "(load balancer)", "region": region, "phase": "canary weight", "wave": batch.get("wave"),
+                     "message": "setting the canaries to %s%% of their weight failed: %s" % (step.get("percent"), message)}
+                    for region, message in _wave_report.region_failures(self._vars.get("fleet_lb_result")).items()]
+        report = _wave_report.merge(report, {}, failures, now)
+        gates = {}
+        for name, key in (("fleet_gate_health", "health"), ("fleet_gate_traffic", "traffic")):
+            for item in [item for item in (self._vars.get(name) or {}).get("results") or [] if isinstance(item, dict)]:
+                if isinstance(item.get("item"), dict):
+                    gates.setdefault(item["item"]["key"], {})[key] = item
+        before = len(report.get("failures") or [])
+        report = _wave_report.record_gates(report, batch, gates, now)
+        failed = {failure["region"] for failure in failures + (report.get("failures") or [])[before:]}
+        report = canary.record_step_result(report, batch.get("wave"), step.get("percent"), failed)
+        return {REPORT: report, "fleet_wave_revert_walk": self._revert_walk(report, args)}
 
     def _finish(self, args, report, now):
         report = ledger.finish(self._wave_hook_failures(report, now), now)

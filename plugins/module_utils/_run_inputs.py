@@ -18,6 +18,11 @@ from collections.abc import Mapping
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.fleetops.release.plugins.module_utils._baseline import comparison_problems
+from ansible_collections.fleetops.release.plugins.module_utils._canary_weights import (
+    CanaryWeightsError,
+    normalize_step_pause,
+    normalize_weights,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._config_snapshot import SnapshotError, validate_config_path
 from ansible_collections.fleetops.release.plugins.module_utils._health import WAIT_OPTIONS, HealthError, wait_settings
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError, ReleaseIdError, validate_release_id
@@ -127,7 +132,7 @@ CHECKED_VARIABLES = frozenset(
      "fleet_max_fail", "fleet_wave_pause", "fleet_keep_releases", "fleet_config_paths", "fleet_config_templates",
      "fleet_restart_timeout", "fleet_health_command_timeout", "fleet_hook_timeout", "fleet_artifact_max_unpacked",
      "fleet_run_timeout", "fleet_lock_ttl", "fleet_wave_pause_timeout", "fleet_wave_pause_on_timeout",
-     "fleet_wave_pause_poll"]
+     "fleet_wave_pause_poll", "fleet_canary_weights", "fleet_canary_step_pause"]
     + list(WAIT_VARIABLES.values()))
 
 
@@ -154,7 +159,7 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                      config_paths=(), config_templates=(), restart_timeout=120, health_command_timeout=30, hook_timeout=600,
                      artifact_max_unpacked=None, members=None, health_wait=None, run_timeout=0, lock_ttl=0,
                      role_problems=(), wave_pause_timeout=3600, wave_pause_on_timeout="abort", wave_pause_poll=10,
-                     baseline_gates=None):
+                     baseline_gates=None, canary_weights=None, canary_step_pause=0):
     """Validate the run's inputs; return the normalised inputs and the dry plan, or raise RunInputsError.
 
     ``members`` are all the inventory's hosts with a region (hosts outside a ``--limit`` keep serving and count
@@ -182,7 +187,18 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
             wave_pause = int(wave_pause.strip())
     except ControlError as exc:
         problems.append(str(exc))
-    if pause_ok and any_pause(wave_pause):
+    # Weighted canaries (issue 19; module_utils/_canary_weights.py): the steps, and what holds each reduced step.
+    weights_ok, step_manual = False, False
+    try:
+        weights_ok = bool(normalize_weights(canary_weights))
+        step_manual = weights_ok and normalize_step_pause(canary_step_pause)["kind"] == "manual"
+        if weights_ok and strategy == "blue_green":
+            problems.append("fleet_canary_weights is %r, but fleet_strategy is blue_green: a flip moves a whole region at "
+                            "once; weighted canaries need fleet_strategy=rolling (or leave fleet_canary_weights empty)"
+                            % (canary_weights,))
+    except CanaryWeightsError as exc:
+        problems.extend(exc.problems)
+    if pause_ok and (any_pause(wave_pause) or step_manual):
         for check, value in ((normalize_timeout, wave_pause_timeout), (normalize_on_timeout, wave_pause_on_timeout),
                              (normalize_poll, wave_pause_poll)):
             try:
@@ -246,6 +262,11 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
                 normalize_pause(wave_pause, waves=len(plan))
             except ControlError as exc:
                 problems.append(str(exc))
+        if plan and weights_ok:
+            try:
+                normalize_weights(canary_weights, waves=len(plan))
+            except CanaryWeightsError as exc:
+                problems.append(str(exc))
     if problems:
         raise RunInputsError(operation, problems)
     return {
@@ -268,10 +289,9 @@ def lb_server(host, variables):
     return str((variables or {}).get("fleet_lb_server") or host)
 
 
-def lb_out_of_rotation(reads, hostvars):
-    """The hosts an earlier run left out of rotation (drained or in maintenance), from the same reads as
-    lb_membership_problems: a run plans them even when they run their target, so that it puts them back."""
-    out = []
+def lb_servers_read(reads, hostvars):
+    """``(host, its server's row or {})`` for each host of the load balancers' reads (lb_pool_info per region, looped
+    over ``item.value``: the region's hosts) whose backend was read."""
     for read in reads or []:
         backends = read.get("backends") if isinstance(read, Mapping) else None
         if not isinstance(backends, Mapping):
@@ -280,10 +300,13 @@ def lb_out_of_rotation(reads, hostvars):
             variables = hostvars.get(host) or {}
             servers = backends.get(variables.get("fleet_lb_backend"))
             if isinstance(servers, Mapping):
-                state = (servers.get(lb_server(host, variables)) or {}).get("state", "ready")
-                if state not in ("ready", "unknown"):
-                    out.append(host)
-    return out
+                yield host, servers.get(lb_server(host, variables)) or {}
+
+
+def lb_out_of_rotation(reads, hostvars):
+    """The hosts an earlier run left out of rotation (drained or in maintenance), from the same reads as
+    lb_membership_problems: a run plans them even when they run their target, so that it puts them back."""
+    return [host for host, server in lb_servers_read(reads, hostvars) if server.get("state", "ready") not in ("ready", "unknown")]
 
 
 def lb_membership_problems(reads, hostvars):

@@ -20,7 +20,9 @@ from ansible_collections.fleetops.release.plugins.module_utils import _rollout_c
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import interrupted_run_targets
 from ansible_collections.fleetops.release.plugins.module_utils._waves import plan_waves
 
-STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish", "pause", "resume")
+STEPS = ("plan", "batch", "hooks", "switched", "settle", "prepared", "flipped", "flipped_back", "finish", "pause", "resume",
+         # Weighted canaries (issue 19, module_utils/_canary_weights.py): a weight step, and its gates recorded.
+         "canary", "canary_gated")
 PHASES = ("forward", "revert")
 NO_WALK = {"hosts": [], "sizes": [1], "batches": [], "batch_of": {}}
 

@@ -88,6 +88,17 @@ options:
     description: C(fleet_wave_pause_poll), the seconds between two reads of the control record while paused; 1 to 120.
     type: raw
     default: 10
+  canary_weights:
+    description:
+      - C(fleet_canary_weights) (weighted canaries) - a list of whole percentages 1 to 100, strictly increasing, ending
+        with 100 (the steps of wave 1), or a mapping of wave number to such a list; empty for none. Refused with
+        O(strategy=blue_green).
+    type: raw
+    default: []
+  canary_step_pause:
+    description: C(fleet_canary_step_pause), seconds (0 or more) or V(manual), what holds each reduced weight step.
+    type: raw
+    default: 0
   keep_releases:
     description: C(fleet_keep_releases) of a deploy; 0 or more (0 keeps every release).
     type: raw

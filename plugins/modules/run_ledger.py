@@ -45,6 +45,12 @@ description:
     (C(fleet_pause_wait)) and the host locks kept alive (C(fleet_pause_extended)): the time paused moves the run's
     deadline; an abort (by an operator or at the timeout) is a failure that stops the run, and a deploy reverts what it
     touched, as after a failed gate. See C(docs/rollout-control.md)."
+  - "Weighted canaries (C(fleet_canary_weights), issue 19): O(step=plan) takes O(canary_weights) and
+    O(canary_step_pause), each host's configured weight from C(fleet_wave_lb), and plans hosts found below it; the
+    enable of O(step=switched) carries each member's weight (a weighted wave's first step; full weight back for a
+    revert or a host found reduced). O(step=canary) raises the wave's canaries to O(percent) (C(fleet_canary_step): the
+    load-balancer items) and names their regions to gate; O(step=canary_gated) records the weight change
+    (C(fleet_lb_result)) and the gates like O(step=settle) does. The steps taken are the report's C(canary_steps)."
   - O(step=finish) closes the report (status, time to recover) and sets C(fleet_run_summary), the summary table.
   - A step never fails over what it reads. When it cannot record a step (a result it cannot read, a revert it cannot
     plan), the run stops with a failure saying so (phase C(ledger <step>)) and a deploy reverts what it touched; only
@@ -66,7 +72,7 @@ options:
     description: The step to record (see the description).
     type: str
     required: true
-    choices: [plan, batch, hooks, switched, settle, prepared, flipped, flipped_back, finish, pause, resume]
+    choices: [plan, batch, hooks, switched, settle, prepared, flipped, flipped_back, finish, pause, resume, canary, canary_gated]
   phase:
     description: With O(step=batch), whether the batch belongs to the forward walk or to the revert walk of a deploy.
     type: str
@@ -119,6 +125,17 @@ options:
     description: With O(step=pause), C(fleet_lock_ttl), how long the locks outlive the run's deadline (V(0) never expire).
     type: raw
     default: 0
+  canary_weights:
+    description: With O(step=plan), C(fleet_canary_weights) (checked before by M(fleetops.release.run_inputs)).
+    type: raw
+    default: []
+  canary_step_pause:
+    description: With O(step=plan), C(fleet_canary_step_pause), seconds or V(manual).
+    type: raw
+    default: 0
+  percent:
+    description: With O(step=canary), the step's percentage of the configured weight (1 to 100).
+    type: raw
   release:
     description: With O(step=plan), a deploy's release (C(fleet_release)), every host's target; a rollback's named target
       (C(fleet_release)), without which each host goes to its own rollback target.
@@ -190,6 +207,16 @@ ansible_facts:
       description: The current batch (hosts, regions, C(go), C(drain), then C(enable) and C(gate)).
       type: dict
       returned: with O(step=batch), O(step=hooks) and O(step=switched)
+    fleet_canary:
+      description:
+        - Weighted canaries - C(weights) (wave number as a string -> steps), C(step_pause) (C(kind), C(seconds)) and
+          C(full) (host -> configured weight read by the load-balancer preflight).
+      type: dict
+      returned: with O(step=plan)
+    fleet_canary_step:
+      description: The weight step (C(wave), C(percent)) and its C(todo), the loop items of the load-balancer task.
+      type: dict
+      returned: with O(step=canary)
     fleet_run_summary:
       description: The summary table of the finished run.
       type: str

@@ -51,6 +51,9 @@ MOUNT_POINTS = ("/srv", "/etc/fleetapp")
 PRIVSEP_DIR = "/run/sshd"
 SSHD = "/usr/sbin/sshd"
 HAPROXY = "/usr/sbin/haproxy"
+# The configured weight of every server of a region's HAProxy (weighted canaries, issue 19: 10% of it is 10); the extra
+# nodes of lb-add keep HAProxy's default of 1.
+REGION_SERVER_WEIGHT = 100
 NGINX = "/usr/sbin/nginx"
 EXTRA_LB_FIRST_OCTET = 20  # extra LBs (lb-add) listen on <lb base>.20 and up; the regions' own LBs use .1-.3
 EXTRA_LB_MAX = 30
@@ -552,11 +555,13 @@ def haproxy_backends(hosts: list[Host], blue_green: bool = False) -> dict[str, l
 
 
 def render_haproxy_config(paths: FleetPaths, node: str, lb_addr: str, backends: dict, map_file: str | None = None, *,
-                          title: str, operator_socket: bool = False, tcp_admin: str | None = None) -> str:
+                          title: str, operator_socket: bool = False, tcp_admin: str | None = None,
+                          server_weight: int | None = None) -> str:
     """The config of one HAProxy (a region's or an extra node): admin socket, server-state file, one backend per pool.
 
     With a map file the frontend picks the backend through it (blue/green); extra nodes may add an operator-level socket
-    and a TCP admin socket.
+    and a TCP admin socket. ``server_weight``: each server's configured weight (HAProxy's default is 1); the regions'
+    HAProxies have REGION_SERVER_WEIGHT so that a weighted canary's share (a percentage of it) can be set and measured.
     """
     lines = [
         f"# {title}, do not edit.",
@@ -593,7 +598,8 @@ def render_haproxy_config(paths: FleetPaths, node: str, lb_addr: str, backends: 
     lines.append(f"    default_backend {first}")
     for backend, hosts in backends.items():
         lines += ["", f"backend {backend}", "    balance roundrobin", "    option httpchk GET /health", "    http-check expect status 200"]
-        lines += [f"    server {h.name} {h.address}:{APP_PORT} check inter 1s fall 2 rise 1" for h in hosts]
+        weight = f" weight {server_weight}" if server_weight else ""
+        lines += [f"    server {h.name} {h.address}:{APP_PORT} check inter 1s fall 2 rise 1{weight}" for h in hosts]
     return "\n".join(lines) + "\n"
 
 
@@ -837,7 +843,8 @@ class FleetController:
         for region in regions:
             paths.lb_dir(region).mkdir(parents=True, mode=0o700)
             self._write_haproxy_node(region, lb_address(lb_address_base, region), [h for h in hosts if h.region == region], blue_green,
-                                     title=f"HAProxy of fleet region {region}; written by tests/fleet/fleetctl.py up")
+                                     title=f"HAProxy of fleet region {region}; written by tests/fleet/fleetctl.py up",
+                                     server_weight=REGION_SERVER_WEIGHT)
 
         description = self._describe(hosts, regions, ssh_port, address_base, lb_address_base, blue_green)
         _write(paths.fleet_json, json.dumps(description, indent=2) + "\n")
@@ -873,7 +880,8 @@ class FleetController:
         return description
 
     def _write_haproxy_node(self, node: str, lb_addr: str, hosts: list[Host], blue_green: bool, *, title: str,
-                            operator_socket: bool = False, tcp_admin: str | None = None) -> tuple[dict, str | None]:
+                            operator_socket: bool = False, tcp_admin: str | None = None,
+                            server_weight: int | None = None) -> tuple[dict, str | None]:
         """Write the config (and for blue/green the map, pointing at app_blue) of a region's or an extra HAProxy node.
 
         Returns (backends, map file or None).
@@ -884,7 +892,7 @@ class FleetController:
         if map_file:
             _write(Path(map_file), f"{BLUE_GREEN_MAP_KEY} {BLUE_GREEN_POOLS[0]}\n")
         config = render_haproxy_config(paths, node, lb_addr, backends, map_file, title=title,
-                                       operator_socket=operator_socket, tcp_admin=tcp_admin)
+                                       operator_socket=operator_socket, tcp_admin=tcp_admin, server_weight=server_weight)
         _write(paths.lb_config(node), config)
         return backends, map_file
 
