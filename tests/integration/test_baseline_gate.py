@@ -13,7 +13,7 @@ baseline.
 - bg-err5 answers 5xx on 5%: it passes the fixed 10% traffic gate through the load balancer (fleet_traffic_gate
   max_error_rate 0.10) but fails "error rate more than 2x the baseline's and more than 1 point above it"; the canary is
   reverted (every host on bg-base again) and the audit record keeps the verdict and the figures.
-- bg-cpu keeps a quarter of a core busy: it fails "CPU more than 3x the baseline's" through Prometheus.
+- bg-cpu keeps 0.4 of a core busy: it fails "CPU more than 3x the baseline's" through Prometheus.
 - In shadow mode (fleet_health_mode shadow) bg-err5 goes to the end; the record keeps the failed verdict of wave 1
   (not counted) and wave 2's skip (no baseline host left).
 
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.fleet
 RELEASES = {
     "bg-base": {"error_rate": 0.005},
     "bg-err5": {"error_rate": 0.05},
-    "bg-cpu": {"cpu_load": 0.25},
+    "bg-cpu": {"cpu_load": 0.4},
 }
 WAVES = {"fleet_waves": [1, "100%"], "fleet_allow_bad_release": True}
 # The fixed gate a 5% release passes: through the load balancer, 10% at most (windows of 40 requests at least, so
@@ -129,9 +129,11 @@ def test_a_release_burning_cpu_fails_a_cpu_comparison_through_prometheus(region,
     canary, baseline = canary_and_baseline(region)
     [entry] = record["baseline_gates"]
     assert entry["verdict"] == "failed" and "(max_ratio and max_margin broken)" in entry["message"], entry
-    # A quarter of a core against an idle app (well under 0.05 of a core).
-    assert entry["canary"]["hosts"] == [canary] and entry["canary"]["value"] > 0.15, entry
-    assert entry["baseline"]["hosts"] == baseline and entry["baseline"]["value"] < 0.05, entry
+    # A thread spinning for 0.4 of a core against an idle app (well under 0.05 of a core). How much of that it gets
+    # depends on the machine's load (a quarter got 0.13 with both cores busy), so the figures are checked against the
+    # gate's own bounds.
+    assert entry["canary"]["hosts"] == [canary] and entry["baseline"]["hosts"] == baseline, entry
+    assert entry["baseline"]["value"] < 0.05 and entry["canary"]["value"] > 3 * entry["baseline"]["value"] + 0.02, entry
     assert record["hosts"][canary]["outcome"] == "reverted" and set(currents(region).values()) == {on_bg_base}
 
 
