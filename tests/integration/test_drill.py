@@ -13,7 +13,6 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -28,6 +27,8 @@ BASE = "base-2"
 PREVIOUS = "base-1"
 APP_CONF = "/etc/fleetapp/app.conf"
 SVG = "{http://www.w3.org/2000/svg}"
+DC = "{http://purl.org/dc/elements/1.1/}"  # the SVG's metadata (Dublin Core): the plotted series and marks as JSON
+MARKS = ("fault", "detected", "recovery_start", "recovery_end")
 # The test fleet is a staging fleet: the drill refuses hosts whose fleet_environment is production or not set.
 STAGING = {"fleet_environment": "staging", "fleet_drill_group": "fleet", "fleet_drill_lead_seconds": 2, "fleet_drill_settle_seconds": 3}
 # How far the test's own loop and the drill's prober may disagree on when requests failed (two loops, each with a pause).
@@ -95,23 +96,23 @@ def fleetlib_time(text):
 
 
 def check_picture(report, expected_marks):
-    """The SVG is well-formed, its metadata holds the plotted series and the marks, and each mark is drawn per region."""
-    svg_path = report["files"]["svg"]
-    assert os.path.getsize(svg_path) > 0
-    root = ET.parse(svg_path).getroot()
+    """The picture (drawn with matplotlib) is a well-formed SVG whose metadata holds the plotted series and the marks,
+    and each expected mark, the error rate and each release's share are drawn per region (their SVG ids), no other mark."""
+    assert report["picture"] == {"file": report["files"]["svg"], "drawn_with": "matplotlib"}
+    root = ET.parse(report["files"]["svg"]).getroot()
     assert root.tag == SVG + "svg"
-    metadata = json.loads(root.find(SVG + "metadata").text)
+    metadata = json.loads(root.find(".//" + DC + "description").text)
     assert metadata["run_id"] == report["run_id"] and metadata["series"] == report["series"]
     assert set(metadata["marks"]) == set(expected_marks), metadata["marks"]
     for name, seconds in metadata["marks"].items():
         assert abs(report["series_start"] + seconds - report["marks"][name]) < 0.01
+    ids = {element.get("id") for element in root.iter() if element.get("id")}
     for region in report["regions"]:
-        group = [g for g in root.iter(SVG + "g") if g.get("data-region") == region]
-        assert group, region
-        drawn = {line.get("data-mark") for line in group[0].iter(SVG + "line") if line.get("class") == "mark"}
+        drawn = {name for name in MARKS if "mark-%s-%s" % (name, region) in ids}
         assert drawn == set(expected_marks), (region, drawn)
-        assert [p for p in group[0].iter(SVG + "polyline") if p.get("class") == "error-rate"]
-    order = [report["marks"][name] for name in ("fault", "detected", "recovery_start", "recovery_end") if name in expected_marks]
+        assert "error-rate-%s" % region in ids
+        assert {"release-%s-%s" % (release, region) for release in metadata["releases"]} <= ids
+    order = [report["marks"][name] for name in MARKS if name in expected_marks]
     assert order == sorted(order), report["marks_at"]
 
 

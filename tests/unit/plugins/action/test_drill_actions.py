@@ -45,3 +45,39 @@ def test_a_drill_in_check_mode_fails_at_its_plan_saying_so():
     action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
     result = action.run(task_vars={})
     assert result["failed"] and "a drill cannot run in check mode" in result["msg"]
+
+
+def report_action(tmp_path, monkeypatch, matplotlib_missing):
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    if matplotlib_missing:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text('{"t": 100.0, "region": "eu", "status": 200, "release": "r2", "host": "eu-1"}\n')
+    read = {"current": "r2", "previous": "r1", "release_ids": ["r1", "r2"], "config": {}}
+    plan = {"group": "staging", "fault": "rollback", "fault_text": "x", "hosts": ["eu-1"], "production": [], "release": None,
+            "regions": {"eu": {"hosts": ["eu-1"], "url": "http://lb.eu/"}}, "probe_output": str(probe)}
+    start = {"release": "r2", "states": drill_report.states_of(plan, {"eu-1": read}, {}), "schema": None}
+    task = mock.MagicMock()
+    task.args = {"step": "report", "plan": plan, "reads": {"eu-1": read}, "run_id": "d1", "started": 90.0, "start": start,
+                 "directory": str(tmp_path), "schema": {"skipped": True}}
+    task.check_mode = False
+    task.async_val = 0
+    action = drill_report.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    return action.run(task_vars={})
+
+
+def test_the_report_is_drawn_with_matplotlib(tmp_path, monkeypatch):
+    result = report_action(tmp_path, monkeypatch, matplotlib_missing=False)
+    assert result["svg"].lstrip().startswith("<?xml") and result["paths"]["svg"].endswith("/drills/d1.svg")
+    assert result["report"]["picture"] == {"file": result["paths"]["svg"], "drawn_with": "matplotlib"}
+    assert "![drill d1](d1.svg)" in result["markdown"] and not result.get("warnings")
+
+
+def test_without_matplotlib_the_report_is_still_written_and_the_package_named(tmp_path, monkeypatch):
+    result = report_action(tmp_path, monkeypatch, matplotlib_missing=True)
+    assert result["ok"] and result["report"]["outcome"] == "ok" and "# Rollback drill d1: passed" in result["markdown"]
+    assert result["svg"] is None and result["paths"]["svg"] is None and result["report"]["picture"] is None
+    assert "![" not in result["markdown"]
+    assert "needs the Python package matplotlib" in result["warnings"][0]
+    assert any("needs the Python package matplotlib" in finding for finding in result["report"]["findings"])
