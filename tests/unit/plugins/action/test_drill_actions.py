@@ -81,3 +81,28 @@ def test_without_matplotlib_the_report_is_still_written_and_the_package_named(tm
     assert "![" not in result["markdown"]
     assert "needs the Python package matplotlib" in result["warnings"][0]
     assert any("needs the Python package matplotlib" in finding for finding in result["report"]["findings"])
+
+
+def test_the_digest_key_is_in_a_private_file_never_in_the_plan():
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    import shutil  # pylint: disable=import-outside-toplevel
+    import stat  # pylint: disable=import-outside-toplevel
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    hostvars = {"eu-1": {"fleet_region": "eu", "fleet_lb_url": "http://lb.eu/", "fleet_environment": "staging"}}
+    task = mock.MagicMock()
+    task.args = {"group": "staging", "fault": "rollback"}
+    task.check_mode = False
+    task.async_val = 0
+    action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={"ansible_play_hosts_all": ["eu-1"], "hostvars": hostvars, "groups": {"staging": ["eu-1"]}})
+    plan = result["plan"]
+    try:
+        with open(plan["digest_key_file"], encoding="ascii") as handle:
+            key = handle.read()
+        assert len(key) == 32 and int(key, 16) >= 0
+        assert key not in json.dumps(result) and "digest_key" not in plan
+        assert stat.S_IMODE(os.stat(plan["digest_key_file"]).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(plan["work_dir"]).st_mode) == 0o700
+    finally:
+        shutil.rmtree(plan["work_dir"])
