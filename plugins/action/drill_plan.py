@@ -59,10 +59,15 @@ class ActionModule(ActionBase):
         # The prober's output and stop file, and the logs of the runs the drill starts: private to this controller user.
         work_dir = tempfile.mkdtemp(prefix="fleetops-drill-")
         os.chmod(work_dir, 0o700)
+        # Keys the configuration digests of this drill only, so a digest never helps to guess a secret file. It is kept
+        # in a private file, not in the result, which -v would print: the role reads it (file lookup) for
+        # drill_host_info, whose digest_key option is no_log.
+        key_file = os.path.join(work_dir, "digest.key")
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_hex(16))
         plan.update(work_dir=work_dir, probe_output=os.path.join(work_dir, "probe.jsonl"),
-                    probe_stop_file=os.path.join(work_dir, "probe.stop"),
-                    # Keys the configuration digests of this drill only, so a digest never helps to guess a secret file.
-                    digest_key=secrets.token_hex(16))
+                    probe_stop_file=os.path.join(work_dir, "probe.stop"), digest_key_file=key_file)
         result.update(changed=False, plan=plan, msg="drill %s on %s (%d hosts in %s)" % (
             plan["fault"], plan["group"], len(plan["hosts"]), ", ".join(sorted(plan["regions"]))))
         return result

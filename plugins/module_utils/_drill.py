@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Rollback drills: the inputs, the starting point, the comparison of the end with the start, the figures measured from
-outside, and the report (JSON, Markdown, SVG). Pure functions over plain data, used on the controller by the action
-plugins drill_plan, drill_run and drill_report and by the module drill_info (see docs/drill.md).
+outside, and the report (JSON, Markdown; the picture is drawn by plugin_utils/_drill_picture.py, on the controller only).
+Pure functions over plain data, used on the controller by the action plugins drill_plan, drill_run and drill_report and
+by the module drill_info (see docs/drill.md).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import hmac
 import json
 import os
 import re
-from xml.sax.saxutils import escape
 
 from ansible_collections.fleetops.release.plugins.module_utils._audit import AuditError, parse_time
 from ansible_collections.fleetops.release.plugins.module_utils._release_store import FleetError
@@ -33,8 +33,6 @@ FAULT_TEXT = {
     "rollback": "rollback of the current release to the previous one, and forward again",
 }
 MARKS = ("fault", "detected", "recovery_start", "recovery_end")
-MARK_COLOURS = {"fault": "#d62728", "detected": "#ff7f0e", "recovery_start": "#2f4f4f", "recovery_end": "#2ca02c"}  # none a release colour
-RELEASE_COLOURS = ("#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 _FAILED_LINE = re.compile(r"^(fatal|failed): \[([^\]]+)\]: (FAILED|UNREACHABLE)! => (.*)$")
 
 
@@ -200,6 +198,40 @@ def compare_states(start, end):
         if after.get("pending"):
             differences.append({"host": host, "what": "unfinished operation", "start": None, "end": after["pending"].get("operation")})
     return differences
+
+
+SCHEMA_HOST = "(database)"  # the "host" of a schema difference: the database of fleet_db, not a host of the group
+
+
+def schema_state(read):
+    """The schema as the drill compares it, from a schema_info result (run once on fleet_db's delegate): ``{read,
+    version, tool}``, or ``{read: false, error}``; None when the drill has no ``fleet_db`` (the task was skipped)."""
+    if not isinstance(read, dict) or read.get("skipped") or not read:
+        return None
+    if read.get("failed") or read.get("unreachable") or "current_version" not in read:
+        return {"read": False, "version": None, "error": read.get("msg") or "no answer"}
+    return {"read": True, "version": read.get("current_version"), "tool": read.get("tool")}
+
+
+def judge_start_schema(schema):
+    """Why the drill cannot start from this schema reading (a list; empty without fleet_db or when it was read)."""
+    if schema is None or schema.get("read"):
+        return []
+    return ["the database schema (fleet_db) cannot be read: %s; the drill compares it at the end, so it does not start "
+            "without it (fix fleet_db, or drill without it)" % schema.get("error")]
+
+
+def compare_schema(start, end):
+    """The schema where it was: ``[]``, or one difference ``{host: "(database)", what, start, end}``."""
+    if start is None and end is None:
+        return []
+    before, after = start or {}, end or {}
+    if not after.get("read"):
+        return [{"host": SCHEMA_HOST, "what": "schema version", "start": before.get("version"),
+                 "end": "unreadable (%s)" % (after.get("error") or "not read")}]
+    if before.get("version") != after.get("version"):
+        return [{"host": SCHEMA_HOST, "what": "schema version", "start": before.get("version"), "end": after.get("version")}]
+    return []
 
 
 # -- the runs the drill starts --------------------------------------------------------------------------------
@@ -374,7 +406,7 @@ def figures(records, mark_times, runs, start_states, differences, probe_window):
         for host, outcome in (run.get("hosts") or {}).items():
             if outcome not in (None, "unchanged", "pending"):
                 touched.add(host)
-    touched |= set(item["host"] for item in differences)
+    touched |= set(item["host"] for item in differences if item["host"] != SCHEMA_HOST)
     recovering = next((run for run in runs if run.get("run_id") and run.get("run_id") == mark_times.get("recovering_run")), None)
     audit_recover = None
     if recovering is not None:
@@ -398,10 +430,11 @@ def figures(records, mark_times, runs, start_states, differences, probe_window):
 
 
 def build_report(plan, run_id, operator, started, finished, start_release, start_states, end_states, runs, records,
-                 data_checks, start_problems=()):
-    """The drill report (JSON-ready dict): plan, marks, figures, series, the end state and the verdict with its causes."""
+                 data_checks, start_problems=(), start_schema=None, end_schema=None):
+    """The drill report (JSON-ready dict): plan, marks, figures, series, the end state and the verdict with its causes.
+    ``start_schema``/``end_schema``: :func:`schema_state` at the start and at the end (None without fleet_db)."""
     views = [_run_view(run) for run in runs]
-    differences = compare_states(start_states, end_states) if not start_problems else []
+    differences = compare_states(start_states, end_states) + compare_schema(start_schema, end_schema) if not start_problems else []
     window = (records[0]["t"], records[-1]["t"]) if records else (started, finished)
     mark_times = marks(plan["fault"], views, recovered_in_time=not differences)
     problems = list(start_problems)
@@ -440,6 +473,9 @@ def build_report(plan, run_id, operator, started, finished, start_release, start
         "detected_by": mark_times["detected_by"], "findings": findings,
         "figures": figures(records, mark_times, views, start_states, differences, window),
         "end_state": {"matched": not differences and not start_problems, "differences": differences,
+                      "schema": None if start_schema is None and end_schema is None else {
+                          "start": (start_schema or {}).get("version"), "end": (end_schema or {}).get("version"),
+                          "matched": not compare_schema(start_schema, end_schema)},
                       "start": start_states, "end": end_states},
         "data_checks": data_checks,
         "series": series(records, plan["regions"], window[0], window[1]) if records else {},
@@ -474,7 +510,12 @@ def render_markdown(report, picture_name=None):
                  "%s %d" % item for item in sorted(fig["requests_failed_by_region"].items())) if fig["requests_failed"] else ""),
              "| hosts touched | %d of %d%s |" % (len(fig["hosts_touched"]), fig["hosts"],
                                                  ": " + ", ".join(fig["hosts_touched"]) if fig["hosts_touched"] else ""),
-             "| end state matched | %s |" % ("yes" if report["end_state"]["matched"] else "**no**"), ""]
+             "| end state matched | %s |" % ("yes" if report["end_state"]["matched"] else "**no**")]
+    schema = report["end_state"].get("schema")
+    if schema:
+        lines.append("| schema version (start, end) | %s, %s%s |" % (schema["start"] or "-", schema["end"] or "-",
+                                                                     "" if schema["matched"] else " **differs**"))
+    lines.append("")
     lines += ["## Marks", "", "| mark | time |", "| --- | --- |"]
     lines += ["| %s | %s |" % (name.replace("_", " "), report["marks_at"][name] or "-") for name in MARKS]
     lines += ["", "## Runs", "", "| step | playbook | run | status | started | finished |", "| --- | --- | --- | --- | --- | --- |"]
@@ -495,69 +536,6 @@ def render_markdown(report, picture_name=None):
     if picture_name:
         lines += ["", "## Error rate and releases over time", "", "![drill %s](%s)" % (report["run_id"], picture_name)]
     return "\n".join(lines) + "\n"
-
-
-def render_svg(report, width=900, panel_height=180):
-    """The picture: per region, the error rate (red) and the share of hosts on each release over time, with the fault,
-    the detection and the start and end of the recovery marked. Plain SVG; the plotted data and the marks are also kept
-    in its <metadata> as JSON, so that a test (or a person) can check what it shows without reading pixels."""
-    regions = sorted(report["series"])
-    left, right, top_margin, gap = 60, 20, 40, 50
-    height = top_margin + max(1, len(regions)) * (panel_height + gap)
-    start = report["series_start"] or report["started"]
-    last = max([row["t"] for rows in report["series"].values() for row in rows] + [1.0])
-    mark_offsets = dict((name, round(report["marks"][name] - start, 3)) for name in MARKS if report["marks"][name] is not None)
-    span = max([last] + list(mark_offsets.values()) + [1.0])
-    plot_width = width - left - right
-
-    def x_of(seconds):
-        return round(left + plot_width * max(0.0, seconds) / span, 2)
-
-    releases = sorted(set(release for rows in report["series"].values() for row in rows for release in row["releases"]))
-    colour = dict((release, RELEASE_COLOURS[index % len(RELEASE_COLOURS)]) for index, release in enumerate(releases))
-    metadata = {"run_id": report["run_id"], "fault": report["fault"], "start": start, "marks": mark_offsets,
-                "releases": releases, "series": report["series"]}
-    parts = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">'
-             % (width, height, width, height),
-             "<title>%s</title>" % escape("rollback drill %s: %s on %s" % (report["run_id"], report["fault"], report["group"])),
-             "<metadata>%s</metadata>" % escape(json.dumps(metadata, sort_keys=True)),
-             '<rect x="0" y="0" width="%d" height="%d" fill="white"/>' % (width, height),
-             '<text x="%d" y="20" font-size="14">%s</text>' % (left, escape("drill %s - %s - %s" % (
-                 report["run_id"], report["fault"], "passed" if report["ok"] else "FAILED")))]
-    for index, region in enumerate(regions):
-        top = top_margin + index * (panel_height + gap)
-        bottom = top + panel_height
-
-        def y_of(share, top=top):
-            return round(top + panel_height * (1.0 - share), 2)
-
-        rows = report["series"][region]
-        parts.append('<g class="region" data-region="%s">' % escape(region))
-        parts.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#999"/>' % (left, top, plot_width, panel_height))
-        parts.append('<text x="%d" y="%d">%s</text>' % (left, top - 6, escape("region %s: error rate (red), share of hosts per release" % region)))
-        for share in (0.0, 0.5, 1.0):
-            parts.append('<text x="%d" y="%s" text-anchor="end">%d%%</text>' % (left - 4, y_of(share) + 4, int(share * 100)))
-        for release in releases:
-            points = " ".join("%s,%s" % (x_of(row["t"]), y_of(row["releases"].get(release, 0.0))) for row in rows)
-            parts.append('<polyline class="release" data-release="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>'
-                         % (escape(release), colour[release], points))
-        points = " ".join("%s,%s" % (x_of(row["t"]), y_of(row["error_rate"])) for row in rows)
-        parts.append('<polyline class="error-rate" fill="none" stroke="#d62728" stroke-width="1.5" stroke-dasharray="4 2" points="%s"/>' % points)
-        for name, offset in sorted(mark_offsets.items(), key=lambda item: item[1]):
-            parts.append('<line class="mark" data-mark="%s" data-seconds="%s" x1="%s" x2="%s" y1="%d" y2="%d" stroke="%s" stroke-width="1.5"/>'
-                         % (name, offset, x_of(offset), x_of(offset), top, bottom, MARK_COLOURS[name]))
-            parts.append('<text x="%s" y="%d" fill="%s" font-size="9">%s</text>' % (
-                x_of(offset) + 2, top + 10 + 10 * MARKS.index(name), MARK_COLOURS[name], name.replace("_", " ")))
-        parts.append('<text x="%d" y="%d" text-anchor="end">%s</text>' % (left + plot_width, bottom + 14, "%.0f s" % span))
-        parts.append('<text x="%d" y="%d">0 s</text>' % (left, bottom + 14))
-        parts.append("</g>")
-    legend_x = left
-    for release in releases:
-        parts.append('<text x="%d" y="%d" fill="%s">%s</text>' % (legend_x, height - 8, colour[release], escape("release " + release)))
-        legend_x += 14 + 7 * len("release " + release)
-    parts.append("</svg>")
-    return "\n".join(parts) + "\n"
 
 
 def report_paths(directory, run_id):
@@ -602,6 +580,8 @@ def list_drills(directory, group=None, since=None):
             continue
         item = summary(report)
         item["files"] = report_paths(directory, report.get("run_id") or name[:-5])
+        if "files" in report and not (report.get("files") or {}).get("svg"):
+            item["files"]["svg"] = None  # drawn without matplotlib on the controller: no picture was kept
         drills.append(item)
     drills.sort(key=lambda item: item.get("started_at") or "")
     return drills, problems

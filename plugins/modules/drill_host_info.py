@@ -47,7 +47,7 @@ EXAMPLES = r"""
   fleetops.release.drill_host_info:
     app_root: /srv/app
     config_paths: [/etc/shop/app.conf, /etc/shop/conf.d]
-    digest_key: "{{ fleet_drill_plan.plan.digest_key }}"
+    digest_key: "{{ lookup('ansible.builtin.file', fleet_drill_plan.plan.digest_key_file) }}"
   register: fleet_drill_read
 """
 

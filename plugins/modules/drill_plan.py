@@ -98,7 +98,8 @@ plan:
   description:
     - The drill's plan, C(group), C(fault), C(fault_text), C(hosts), C(production) (the production hosts), C(regions)
       (region -> C(hosts), C(url)), C(release), C(probe) (its settings), C(run_timeout), C(work_dir), C(probe_output),
-      C(probe_stop_file) and C(digest_key).
+      C(probe_stop_file) and C(digest_key_file) (the file, private to the controller user, that holds the key of the
+      drill's configuration digests; the key itself is never in the result).
   returned: success
   type: dict
   sample: {"group": "staging", "fault": "rollback", "hosts": ["eu-1", "eu-2"], "regions": {"eu": {"hosts": ["eu-1", "eu-2"],

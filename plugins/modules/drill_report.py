@@ -14,11 +14,16 @@ version_added: 0.1.0
 description:
   - "O(step=start): from every host's M(fleetops.release.drill_host_info) result (O(reads)) and its state in its load
     balancer (O(lb)), checks that the drill can start: every host readable, on one and the same release, without an
-    unfinished operation or a lock, in rotation. Fails with every problem otherwise; returns RV(release) and RV(states)."
+    unfinished operation or a lock, in rotation; and with O(schema), the database schema readable. Fails with every
+    problem otherwise; returns RV(release), RV(states) and RV(schema)."
   - "O(step=report): compares the end with the start (O(start), the result of step=start): release, configuration
-    digests, load balancer state, locks and unfinished operations, per host; reads the prober's records; takes the
-    runs the drill started (O(runs)) with their audit records (O(audit_records)); and returns the report (RV(report)),
-    its Markdown (RV(markdown)) and its picture (RV(svg)). See docs/drill.md for the figures and the marks."
+    digests, load balancer state, locks and unfinished operations, per host, and the schema version (O(schema)); reads
+    the prober's records; takes the runs the drill started (O(runs)) with their audit records (O(audit_records)); and
+    returns the report (RV(report)), its Markdown (RV(markdown)) and its picture (RV(svg)). See docs/drill.md for the
+    figures and the marks."
+  - The picture is drawn with the Python package C(matplotlib) on the controller (pinned in the collection's
+    C(requirements.txt) and C(meta/ee-requirements.txt)). Without it the report and its Markdown are still returned,
+    RV(svg) is V(null), and a warning and a finding of the report name the missing package.
   - The operator in the report is determined on the controller (as run_guard does), never taken from a variable.
   - The task does not fail when the drill failed; RV(ok) and the C(problems) of RV(report) say so, and the drill role fails the
     drill after it kept the report.
@@ -48,6 +53,13 @@ options:
     description: Host -> its state in its load balancer (V(ready), V(drain), V(maint)), now; hosts without one are not judged on it.
     type: dict
     default: {}
+  schema:
+    description:
+      - The M(fleetops.release.schema_info) result of C(fleet_db), now (read once, on C(fleet_db.delegate_to)); omit it
+        (or pass a skipped result) when the drill has no C(fleet_db).
+      - At O(step=start) an unreadable schema stops the drill; at O(step=report) a version other than the start's (or
+        an unreadable one) is an end-state difference.
+    type: dict
   run_id:
     description: The drill's run id (O(step=report)).
     type: str
@@ -117,8 +129,13 @@ markdown:
   returned: O(step=report)
   type: str
   sample: "# Rollback drill 20261126T210405Z-4821: passed"
+schema:
+  description: The schema as the drill compares it (C(read), C(version), C(tool), or C(error)); V(null) without O(schema).
+  returned: O(step=start)
+  type: dict
+  sample: {"read": true, "version": "20261201_add_orders_note", "tool": "alembic"}
 svg:
-  description: The picture (SVG).
+  description: The picture (SVG, drawn with matplotlib); V(null) when matplotlib is not installed on the controller.
   returned: O(step=report)
   type: str
   sample: "<?xml version=\"1.0\" encoding=\"UTF-8\"?><svg ...>"

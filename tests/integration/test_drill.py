@@ -6,6 +6,10 @@
 loop through the load balancers and its own reading of the hosts; a drill whose recovery cannot complete; refusals.
 
 The module starts from the session's base state (every host on base-2, base-1 before it: conftest.py on_base).
+
+Lean on purpose (CI time): one drill per fault kind, the deploy faults and the rollback on the 12 hosts the issue asks
+for, the crash and the failing recovery on one region; two waves (canaries, then the rest) instead of three; a short
+lead and settle time; the freshness checks on one region.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import os
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
 import fleetlib
 from load import RequestLoad
+
+sys.path.insert(0, str(fleetlib.REPO_ROOT / "tests" / "db"))
+import pglib  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.fleet
 
@@ -28,8 +35,14 @@ BASE = "base-2"
 PREVIOUS = "base-1"
 APP_CONF = "/etc/fleetapp/app.conf"
 SVG = "{http://www.w3.org/2000/svg}"
+DC = "{http://purl.org/dc/elements/1.1/}"  # the SVG's metadata (Dublin Core): the plotted series and marks as JSON
+MARKS = ("fault", "detected", "recovery_start", "recovery_end")
 # The test fleet is a staging fleet: the drill refuses hosts whose fleet_environment is production or not set.
-STAGING = {"fleet_environment": "staging", "fleet_drill_group": "fleet", "fleet_drill_lead_seconds": 2, "fleet_drill_settle_seconds": 3}
+# Its runs get the same variables: two waves (one canary per region, then the rest) are enough for the gates to catch
+# a fault at the canaries and for the fleet to be seen moving; each wave saved is a batch of every run.
+STAGING = {"fleet_environment": "staging", "fleet_drill_group": "fleet", "fleet_drill_lead_seconds": 1,
+           "fleet_drill_settle_seconds": 2, "fleet_waves": [1, "100%"]}
+DB_PASSWORD = "Dr1ll-Pa55-7c41"  # distinctive, so that a leak into the drill's output is found
 # How far the test's own loop and the drill's prober may disagree on when requests failed (two loops, each with a pause).
 TIME_SLACK = 3.0
 
@@ -95,23 +108,23 @@ def fleetlib_time(text):
 
 
 def check_picture(report, expected_marks):
-    """The SVG is well-formed, its metadata holds the plotted series and the marks, and each mark is drawn per region."""
-    svg_path = report["files"]["svg"]
-    assert os.path.getsize(svg_path) > 0
-    root = ET.parse(svg_path).getroot()
+    """The picture (drawn with matplotlib) is a well-formed SVG whose metadata holds the plotted series and the marks,
+    and each expected mark, the error rate and each release's share are drawn per region (their SVG ids), no other mark."""
+    assert report["picture"] == {"file": report["files"]["svg"], "drawn_with": "matplotlib"}
+    root = ET.parse(report["files"]["svg"]).getroot()
     assert root.tag == SVG + "svg"
-    metadata = json.loads(root.find(SVG + "metadata").text)
+    metadata = json.loads(root.find(".//" + DC + "description").text)
     assert metadata["run_id"] == report["run_id"] and metadata["series"] == report["series"]
     assert set(metadata["marks"]) == set(expected_marks), metadata["marks"]
     for name, seconds in metadata["marks"].items():
         assert abs(report["series_start"] + seconds - report["marks"][name]) < 0.01
+    ids = {element.get("id") for element in root.iter() if element.get("id")}
     for region in report["regions"]:
-        group = [g for g in root.iter(SVG + "g") if g.get("data-region") == region]
-        assert group, region
-        drawn = {line.get("data-mark") for line in group[0].iter(SVG + "line") if line.get("class") == "mark"}
+        drawn = {name for name in MARKS if "mark-%s-%s" % (name, region) in ids}
         assert drawn == set(expected_marks), (region, drawn)
-        assert [p for p in group[0].iter(SVG + "polyline") if p.get("class") == "error-rate"]
-    order = [report["marks"][name] for name in ("fault", "detected", "recovery_start", "recovery_end") if name in expected_marks]
+        assert "error-rate-%s" % region in ids
+        assert {"release-%s-%s" % (release, region) for release in metadata["releases"]} <= ids
+    order = [report["marks"][name] for name in MARKS if name in expected_marks]
     assert order == sorted(order), report["marks_at"]
 
 
@@ -225,8 +238,10 @@ def test_e_crash_drill_on_one_region(fleet, on_base, broken):
     view = fleet.view([fleet.regions[0]])
     before = read_hosts(view)
     path, digest = broken["dr-crash"]
+    # A crashed app does not listen: the health check forgives that for fleet_health_start_period (10 s by default),
+    # far longer than the test app needs to start.
     proc, report, load = drill(view, inventory=view.inventory, fleet_drill_fault="crash", fleet_drill_release="dr-crash",
-                               fleet_drill_artifact=str(path), fleet_drill_artifact_sha256=digest)
+                               fleet_drill_artifact=str(path), fleet_drill_artifact_sha256=digest, fleet_health_start_period=5)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert report["ok"] and report["detected_by"] == "product" and sorted(report["hosts"]) == sorted(h.name for h in view.hosts)
     check_end_state(view, report, before)
@@ -234,24 +249,49 @@ def test_e_crash_drill_on_one_region(fleet, on_base, broken):
     check_picture(report, ("fault", "detected", "recovery_start", "recovery_end"))
 
 
-def test_f_recovery_that_cannot_complete_fails_plainly_and_leaves_the_fleet_safe(fleet, on_base):
+@pytest.fixture(name="db")
+def fixture_db():
+    """A real PostgreSQL (tests/db/pglib.py) whose schema an Alembic history table says is at 0001: what schema_info
+    reads. No migration tool runs here; the drill only reads and compares the version."""
+    cluster = pglib.Cluster().start()
+    try:
+        params = cluster.create_database("shop", "shop", DB_PASSWORD)
+        cluster.psql("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); "
+                     "INSERT INTO alembic_version VALUES ('0001')", "shop", "shop")
+        yield {"cluster": cluster, "params": params}
+    finally:
+        cluster.stop()
+
+
+def test_f_recovery_that_cannot_complete_fails_plainly_and_leaves_the_fleet_safe(fleet, on_base, db):
     """The previous release is gone on one host: the rollback refuses before any switch; the drill fails naming the host
-    and the cause, every host still runs its release in rotation, and a data check that fails after is reported too."""
+    and the cause, every host still runs its release in rotation, and a data check that fails after is reported too.
+    With fleet_db, the schema version is read at the start and compared at the end: something (here the data check,
+    between the start and the fault) moved it, and the drill says so."""
     view = fleet.view([fleet.regions[1]])
     victim = view.hosts[0].name
     view.ssh(victim, "rm -rf /srv/app/releases/%s" % PREVIOUS, check=True)
     before = read_hosts(view)
+    cluster = db["cluster"]
+    move_schema = ("psql -X -q -At -h %s -p %d -U postgres -d shop -c \"UPDATE alembic_version SET version_num = '0002'\""
+                   % (cluster.socket_dir, cluster.port))
     proc, report, _load = drill(view, inventory=view.inventory, fleet_drill_fault="rollback",
-                                fleet_drill_data_check='test "$FLEET_DRILL_PHASE" = before')
+                                fleet_db=dict(db["params"], tool="alembic", delegate_to="localhost"),
+                                fleet_drill_data_check='test "$FLEET_DRILL_PHASE" = before && %s' % move_schema)
     assert proc.returncode != 0
     assert "drill %s failed" % report["run_id"] in proc.stdout
     assert "%s: %s is the oldest release on this host" % (victim, BASE) in proc.stdout
     assert not report["ok"] and report["outcome"] == "failed"
     assert any(victim in problem and "nothing older to roll back to" in problem for problem in report["problems"])
     assert any(problem.startswith("data check after the drill failed") for problem in report["problems"])
+    assert "(database): schema version is 0002, was 0001 at the start" in report["problems"]
+    assert report["end_state"]["schema"] == {"start": "0001", "end": "0002", "matched": False}
+    assert "| schema version (start, end) | 0001, 0002 **differs** |" in open(report["files"]["markdown"], encoding="utf-8").read()
+    assert DB_PASSWORD not in proc.stdout + proc.stderr
     assert report["marks"]["recovery_end"] is None
-    # Safe: nothing moved, every host in rotation, and the report says the end state matched.
-    assert read_hosts(view) == before and report["end_state"]["matched"]
+    # Safe: nothing moved on the hosts, every host in rotation; the schema is the only difference the report found.
+    assert read_hosts(view) == before
+    assert [item["what"] for item in report["end_state"]["differences"]] == ["schema version"]
     for region, servers in lb_states(view).items():
         assert set(servers.values()) == {"UP"}, (region, servers)
     # drill_info lists the drills with their times, the newest one failed.
@@ -265,7 +305,9 @@ def test_f_recovery_that_cannot_complete_fails_plainly_and_leaves_the_fleet_safe
 
 def test_g_freshness_in_status_and_the_deploy_guard(fleet, on_base, base_artifacts):
     """status.yml shows each group's last drill; a deploy with fleet_drill_max_age warns when the last successful drill
-    is older, and refuses a production deploy (the fleet's hosts have no fleet_environment) with the action refuse."""
+    is older, and refuses a production deploy (the fleet's hosts have no fleet_environment) with the action refuse.
+    On one region: the guard judges the audit records, whatever the number of hosts."""
+    fleet = fleet.view([fleet.regions[0]])
     proc = fleet.ansible_playbook(fleetlib.REPO_ROOT / "playbooks" / "status.yml", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.strip().startswith("fleet ") and "time to recover" in line)

@@ -45,3 +45,64 @@ def test_a_drill_in_check_mode_fails_at_its_plan_saying_so():
     action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
     result = action.run(task_vars={})
     assert result["failed"] and "a drill cannot run in check mode" in result["msg"]
+
+
+def report_action(tmp_path, monkeypatch, matplotlib_missing):
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    import sys  # pylint: disable=import-outside-toplevel
+    if matplotlib_missing:
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text('{"t": 100.0, "region": "eu", "status": 200, "release": "r2", "host": "eu-1"}\n')
+    read = {"current": "r2", "previous": "r1", "release_ids": ["r1", "r2"], "config": {}}
+    plan = {"group": "staging", "fault": "rollback", "fault_text": "x", "hosts": ["eu-1"], "production": [], "release": None,
+            "regions": {"eu": {"hosts": ["eu-1"], "url": "http://lb.eu/"}}, "probe_output": str(probe)}
+    start = {"release": "r2", "states": drill_report.states_of(plan, {"eu-1": read}, {}), "schema": None}
+    task = mock.MagicMock()
+    task.args = {"step": "report", "plan": plan, "reads": {"eu-1": read}, "run_id": "d1", "started": 90.0, "start": start,
+                 "directory": str(tmp_path), "schema": {"skipped": True}}
+    task.check_mode = False
+    task.async_val = 0
+    action = drill_report.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    return action.run(task_vars={})
+
+
+def test_the_report_is_drawn_with_matplotlib(tmp_path, monkeypatch):
+    result = report_action(tmp_path, monkeypatch, matplotlib_missing=False)
+    assert result["svg"].lstrip().startswith("<?xml") and result["paths"]["svg"].endswith("/drills/d1.svg")
+    assert result["report"]["picture"] == {"file": result["paths"]["svg"], "drawn_with": "matplotlib"}
+    assert "![drill d1](d1.svg)" in result["markdown"] and not result.get("warnings")
+
+
+def test_without_matplotlib_the_report_is_still_written_and_the_package_named(tmp_path, monkeypatch):
+    result = report_action(tmp_path, monkeypatch, matplotlib_missing=True)
+    assert result["ok"] and result["report"]["outcome"] == "ok" and "# Rollback drill d1: passed" in result["markdown"]
+    assert result["svg"] is None and result["paths"]["svg"] is None and result["report"]["picture"] is None
+    assert "![" not in result["markdown"]
+    assert "needs the Python package matplotlib" in result["warnings"][0]
+    assert any("needs the Python package matplotlib" in finding for finding in result["report"]["findings"])
+
+
+def test_the_digest_key_is_in_a_private_file_never_in_the_plan():
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    import shutil  # pylint: disable=import-outside-toplevel
+    import stat  # pylint: disable=import-outside-toplevel
+    from unittest import mock  # pylint: disable=import-outside-toplevel
+    hostvars = {"eu-1": {"fleet_region": "eu", "fleet_lb_url": "http://lb.eu/", "fleet_environment": "staging"}}
+    task = mock.MagicMock()
+    task.args = {"group": "staging", "fault": "rollback"}
+    task.check_mode = False
+    task.async_val = 0
+    action = drill_plan.ActionModule(task, mock.MagicMock(), mock.MagicMock(), loader=None, templar=None, shared_loader_obj=None)
+    result = action.run(task_vars={"ansible_play_hosts_all": ["eu-1"], "hostvars": hostvars, "groups": {"staging": ["eu-1"]}})
+    plan = result["plan"]
+    try:
+        with open(plan["digest_key_file"], encoding="ascii") as handle:
+            key = handle.read()
+        assert len(key) == 32 and int(key, 16) >= 0
+        assert key not in json.dumps(result) and "digest_key" not in plan
+        assert stat.S_IMODE(os.stat(plan["digest_key_file"]).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(plan["work_dir"]).st_mode) == 0o700
+    finally:
+        shutil.rmtree(plan["work_dir"])

@@ -3,12 +3,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """module_utils/_drill.py: the drill's inputs, its starting point, the comparison of the end with the start, the marks
-and figures from the prober's records and the runs' audit records, and the report's Markdown and SVG."""
+and figures from the prober's records and the runs' audit records, and the report's Markdown, and the schema where it was."""
 
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -202,19 +201,61 @@ def test_l_failures_are_named_with_host_and_cause():
     assert not moved["end_state"]["matched"]
 
 
-def test_m_markdown_and_svg_show_figures_and_marks():
+def test_m_markdown_shows_figures_and_marks():
     result = report(runs=[run("fault", 100.0, 120.0, 2, status="failed", failed_at=108.0, recovered_at=112.5, recovery_seconds=4.5)],
                     recs=[(99.0, "eu", 200, "r2", "eu-1"), (109.0, "eu", 500, "r9", "eu-2"), (130.0, "eu", 200, "r2", "eu-1")])
     markdown = _drill.render_markdown(result, picture_name="drill-1.svg")
     assert "# Rollback drill drill-1: passed" in markdown and "| time to detect | 8.0 s (by the product) |" in markdown
     assert "| requests failed | 1 (eu 1) |" in markdown and "![drill drill-1](drill-1.svg)" in markdown
-    root = ET.fromstring(_drill.render_svg(result).split("\n", 1)[1])
-    ns = "{http://www.w3.org/2000/svg}"
-    metadata = json.loads(root.find(ns + "metadata").text)
-    assert metadata["marks"] == {"fault": 1.0, "detected": 9.0, "recovery_start": 9.0, "recovery_end": 13.5}
-    lines = dict((line.get("data-mark"), float(line.get("x1"))) for line in root.iter(ns + "line"))
-    assert lines["fault"] < lines["detected"] < lines["recovery_end"]
-    assert {p.get("data-release") for p in root.iter(ns + "polyline") if p.get("class") == "release"} == {"r2", "r9"}
+    assert "| recovery end | 1970-01-01T00:01:52.500Z |" in markdown and "schema version" not in markdown
+    assert "![" not in _drill.render_markdown(result)  # no picture (matplotlib missing): no image link
+
+
+def schema(version, **extra):
+    return _drill.schema_state(dict({"changed": False, "tool": "alembic", "current_version": version}, **extra))
+
+
+def test_p_schema_state_from_schema_info():
+    assert _drill.schema_state({"skipped": True, "changed": False}) is None and _drill.schema_state({}) is None
+    assert _drill.schema_state(None) is None
+    assert schema("a1") == {"read": True, "version": "a1", "tool": "alembic"}
+    assert schema(None) == {"read": True, "version": None, "tool": "alembic"}  # nothing applied yet is a version too
+    failed = _drill.schema_state({"failed": True, "msg": "password authentication failed for user shop"})
+    assert failed == {"read": False, "version": None, "error": "password authentication failed for user shop"}
+    assert _drill.judge_start_schema(None) == [] and _drill.judge_start_schema(schema("a1")) == []
+    assert "cannot be read: password authentication failed" in _drill.judge_start_schema(failed)[0]
+
+
+def test_q_the_schema_where_it_was():
+    assert _drill.compare_schema(None, None) == []
+    assert _drill.compare_schema(schema("a1"), schema("a1")) == []
+    assert _drill.compare_schema(schema("a1"), schema("a2")) == [
+        {"host": "(database)", "what": "schema version", "start": "a1", "end": "a2"}]
+    assert _drill.compare_schema(schema("a1"), schema(None))[0]["end"] is None
+    gone = _drill.compare_schema(schema("a1"), _drill.schema_state({"failed": True, "msg": "connection refused"}))
+    assert gone[0]["end"] == "unreadable (connection refused)"
+    assert _drill.compare_schema(schema("a1"), None)[0]["end"] == "unreadable (not read)"
+
+
+def test_r_the_report_compares_and_shows_the_schema():
+    runs = [run("fault", 100.0, 120.0, 2, status="failed", failed_at=108.0, recovered_at=112.5, recovery_seconds=4.5,
+                hosts={"eu-1": {"outcome": "reverted"}})]
+    start = states({"eu-1": read(), "eu-2": read()})
+
+    def with_schema(before, after):
+        return _drill.build_report(PLAN, "drill-1", {"name": "alice"}, 90.0, 140.0, "r2", start, start, runs, records(BASELINE), [],
+                                   start_schema=before, end_schema=after)
+
+    same = with_schema(schema("a1"), schema("a1"))
+    assert same["ok"] and same["end_state"]["matched"]
+    assert same["end_state"]["schema"] == {"start": "a1", "end": "a1", "matched": True}
+    assert "| schema version (start, end) | a1, a1 |" in _drill.render_markdown(same)
+    moved = with_schema(schema("a1"), schema("a2"))
+    assert not moved["ok"] and not moved["end_state"]["matched"] and moved["marks"]["recovery_end"] is None
+    assert moved["problems"] == ["(database): schema version is a2, was a1 at the start"]
+    assert moved["figures"]["hosts_touched"] == ["eu-1"]  # the database is no host of the group
+    assert "| schema version (start, end) | a1, a2 **differs** |" in _drill.render_markdown(moved)
+    assert with_schema(None, None)["end_state"]["schema"] is None
 
 
 def test_n_list_drills(tmp_path):
@@ -227,6 +268,9 @@ def test_n_list_drills(tmp_path):
     drills, problems = _drill.list_drills(str(tmp_path))
     assert [item["run_id"] for item in drills] == ["drill-1", "drill-2"] and "torn.json: cannot be read" in problems[0]
     assert drills[0]["files"]["svg"] == str(folder / "drill-1.svg")
+    # A drill drawn without matplotlib kept no picture: drill_info does not point at one.
+    (folder / "drill-3.json").write_text(json.dumps(dict(first, run_id="drill-3", started_at="2027-01-01T00:00:00Z", files={"json": "x", "svg": None})))
+    assert _drill.list_drills(str(tmp_path))[0][-1]["files"]["svg"] is None
     assert [item["run_id"] for item in _drill.list_drills(str(tmp_path), group="other")[0]] == ["drill-2"]
     assert _drill.list_drills(str(tmp_path / "none")) == ([], [])
 
