@@ -343,6 +343,22 @@ def revert_plan(info, to_run, running, declarations, expand_only=()):
     return blocked
 
 
+def refuse_incompatible(result, blocked, require_compatible=True):
+    """A deploy's verdict once revert_plan named the live releases that cannot run against the migrated schema
+    (``blocked``): during the waves the hosts not yet switched keep serving on that code, so with
+    ``require_compatible`` the deploy is refused (verdict ``refuse``) before anything runs; else it goes ahead and a
+    revert takes the schema back first. Returns ``result``, updated."""
+    if not blocked or not require_compatible or result.get("verdict") != "migrate":
+        return result
+    result.update(verdict="refuse", message=(
+        "release %s brings migrations the code live on the hosts cannot run against (%s), and those hosts keep serving "
+        "on it until their wave switches them. Make the change expand-only first (declare those migrations in "
+        "fleet_release_schema.expand_only once older code runs after them, and contract in a later release), or, in a "
+        "maintenance window, deploy with -e fleet_schema_require_compatible=false (a revert then takes the schema back "
+        "before the code)" % (result["release"], "; ".join("%s %s" % (entry["release"], entry["why"]) for entry in blocked))))
+    return result
+
+
 def judge_status(info, releases, declarations, expand_only=()):
     """status.yml: whether each of ``releases`` (the ids on the hosts) can run against the schema as it is, by the
     rollback guard's own judgement (judge_rollback, nothing asked). {release: {runs (true, false, or null when it

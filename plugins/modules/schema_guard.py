@@ -74,6 +74,15 @@ options:
         (C(fleet_schema_require_reversible)).
     type: bool
     default: true
+  require_compatible:
+    description:
+      - With O(operation=deploy) and O(running), refuse migrations that the code of O(running) cannot run against
+        (RV(revert_because)), since the hosts not yet switched keep serving on it during the waves
+        (C(fleet_schema_require_compatible)).
+      - V(false) lets the deploy go ahead (a maintenance window); a revert then takes the schema back to RV(revert_to)
+        before the code.
+    type: bool
+    default: true
 author:
   - fleetops maintainers (!UNKNOWN)
 """
@@ -175,7 +184,13 @@ tool:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.fleetops.release.plugins.module_utils._schema import DriverMissing, SchemaError
-from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import judge_deploy, judge_rollback, judge_status, revert_plan
+from ansible_collections.fleetops.release.plugins.module_utils._schema_guard import (
+    judge_deploy,
+    judge_rollback,
+    judge_status,
+    refuse_incompatible,
+    revert_plan,
+)
 from ansible_collections.fleetops.release.plugins.module_utils._schema_ops import FLEET_DB_SPEC, read_schema
 
 
@@ -199,6 +214,7 @@ def main():
             "rollback": {"type": "bool", "default": False},
             "override_reason": {"type": "str"},
             "require_reversible": {"type": "bool", "default": True},
+            "require_compatible": {"type": "bool", "default": True},
         },
         required_if=[("operation", "rollback", ["release"]), ("operation", "deploy", ["release"])],
         supports_check_mode=True,
@@ -221,6 +237,7 @@ def main():
             if result["verdict"] == "migrate":
                 blocked = revert_plan(info, result["to_run"], params["running"], declarations, expand_only_of(declarations))
                 result.update(revert_to=info["current_version"] if blocked else None, revert_because=blocked)
+                refuse_incompatible(result, blocked, params["require_compatible"])
     except DriverMissing as exc:
         module.fail_json(msg=missing_required_lib("psycopg (pip install 'psycopg[binary]')"), exception=str(exc.error))
     except SchemaError as exc:

@@ -194,7 +194,16 @@ def test_deploy_runs_each_migration_once_after_a_verified_backup(fleet, on_base,
     manifest = json.loads(fleet.host_path(names(fleet)[0], "/srv/app/releases/s-1/.fleet-release.json").read_text())
     assert manifest["schema"] == DECLARED["s-1"][1]
 
-    proc, out = deploy(fleet, db, releases, "s-2")
+    # s-1, live on every host, reads the column 0002 drops, and the hosts not yet switched keep serving on it during
+    # the waves: refused up front with nothing changed (one region: the refusal comes before the waves), unless the
+    # operator says it is a maintenance window.
+    before = state(fleet, db)
+    proc, out = deploy(fleet.view([fleet.regions[0]]), db, releases, "s-2", **ONE_BATCH)
+    assert proc.returncode != 0 and "s-1 cannot run against 0002" in out, out[-3000:]
+    assert "fleet_schema_require_compatible=false" in out and "nothing was changed" in out, out[-3000:]
+    assert state(fleet, db) == before
+
+    proc, out = deploy(fleet, db, releases, "s-2", fleet_schema_require_compatible=False)
     assert proc.returncode == 0, out
     assert set(currents(fleet).values()) == {"s-2"}
     assert schema_version(db) == "0002" and columns(db) == "id,name"
@@ -314,7 +323,8 @@ def test_a_deploy_reverted_after_contracting_migrations_takes_the_schema_back_fi
     """s-2x brings 0002 (drop nickname), which s-1 (live) cannot run against; its canary fails the gate: the schema goes
     back to 0001 (verified), before the revert walk puts s-1 back. One region: what matters is one revert."""
     region = fleet.view([fleet.regions[0]])
-    proc, out = deploy(region, db, releases, "s-2x", fleet_health_start_period=0, fleet_health_failure_limit=1)
+    proc, out = deploy(region, db, releases, "s-2x", fleet_health_start_period=0, fleet_health_failure_limit=1,
+                       fleet_schema_require_compatible=False)
     assert proc.returncode != 0
     assert upgrades(db, "0002") == 2  # it ran (once more than the first s-2 deploy)...
     assert schema_version(db) == "0001" and columns(db) == "id,name,nickname"  # ...and went back
@@ -330,7 +340,8 @@ def test_a_deploy_reverted_after_contracting_migrations_takes_the_schema_back_fi
 
 
 def test_override_rolls_the_code_back_and_is_audited(fleet, db, releases, audit_dir):
-    proc, out = deploy(fleet, db, releases, "s-2", fleet_allow_bad_release=True, **ONE_BATCH)
+    proc, out = deploy(fleet, db, releases, "s-2", fleet_allow_bad_release=True, fleet_schema_require_compatible=False,
+                       **ONE_BATCH)
     assert proc.returncode == 0, out
     assert schema_version(db) == "0002" and upgrades(db, "0002") == 3  # once more for this deploy (s-2, s-2x before)
     proc, out = run(fleet, ROLLBACK, fleet_release="s-1", fleet_schema_override_reason="INC-42 s-1 tolerates it",

@@ -154,6 +154,19 @@ def test_a_revert_of_a_contracting_deploy_must_take_the_schema_back():
     assert [b["release"] for b in blocked] == ["r1"] and "0002 (drop nickname) in the way" in blocked[0]["why"]
 
 
+def test_a_deploy_the_live_code_cannot_run_against_is_refused_unless_allowed():
+    info = alembic_info(["0001"], ["0001", "0002"])
+    judged = guard.judge_deploy("r2", {"tool": "alembic", "version": "0002", "min_version": "0002"}, info)
+    blocked = guard.revert_plan(info, judged["to_run"], ["r1"], {"r1": DECL1})
+    refused = guard.refuse_incompatible(dict(judged), blocked)
+    assert refused["verdict"] == "refuse" and "r1 cannot run against 0002" in refused["message"], refused["message"]
+    assert "fleet_schema_require_compatible=false" in refused["message"] and "expand_only" in refused["message"]
+    assert guard.refuse_incompatible(dict(judged), blocked, require_compatible=False)["verdict"] == "migrate"
+    assert guard.refuse_incompatible(dict(judged), [])["verdict"] == "migrate"  # the live code runs after them
+    current = guard.judge_deploy("r1", DECL1, info)  # nothing to run: nothing to refuse
+    assert guard.refuse_incompatible(dict(current), blocked)["verdict"] == "current"
+
+
 def test_a_revert_of_an_expand_only_deploy_leaves_the_schema():
     info = alembic_info(["0001"], ["0001", "0002"])
     to_run = [{"version": "0002", "description": "add email"}]
