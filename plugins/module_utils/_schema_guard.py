@@ -343,11 +343,14 @@ def revert_plan(info, to_run, running, declarations, expand_only=()):
     return blocked
 
 
-def refuse_incompatible(result, blocked, require_compatible=True):
+def refuse_incompatible(result, blocked, require_compatible=True, blocked_now=()):
     """A deploy's verdict once revert_plan named the live releases that cannot run against the migrated schema
     (``blocked``): during the waves the hosts not yet switched keep serving on that code, so with
     ``require_compatible`` the deploy is refused (verdict ``refuse``) before anything runs; else it goes ahead and a
-    revert takes the schema back first. Returns ``result``, updated."""
+    revert takes the schema back first. Releases that cannot run against the schema as it is already (``blocked_now``,
+    revert_plan with nothing to run: an earlier override) are not this deploy's doing and do not refuse it.
+    Returns ``result``, updated."""
+    blocked = [entry for entry in blocked if entry["release"] not in set(blocked_now)]
     if not blocked or not require_compatible or result.get("verdict") != "migrate":
         return result
     result.update(verdict="refuse", message=(

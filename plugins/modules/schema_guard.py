@@ -237,7 +237,9 @@ def main():
             if result["verdict"] == "migrate":
                 blocked = revert_plan(info, result["to_run"], params["running"], declarations, expand_only_of(declarations))
                 result.update(revert_to=info["current_version"] if blocked else None, revert_because=blocked)
-                refuse_incompatible(result, blocked, params["require_compatible"])
+                blocked_now = [entry["release"] for entry in revert_plan(info, [], params["running"], declarations,
+                                                                         expand_only_of(declarations))]
+                refuse_incompatible(result, blocked, params["require_compatible"], blocked_now)
     except DriverMissing as exc:
         module.fail_json(msg=missing_required_lib("psycopg (pip install 'psycopg[binary]')"), exception=str(exc.error))
     except SchemaError as exc:

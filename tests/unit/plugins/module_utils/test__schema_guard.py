@@ -163,6 +163,9 @@ def test_a_deploy_the_live_code_cannot_run_against_is_refused_unless_allowed():
     assert "fleet_schema_require_compatible=false" in refused["message"] and "expand_only" in refused["message"]
     assert guard.refuse_incompatible(dict(judged), blocked, require_compatible=False)["verdict"] == "migrate"
     assert guard.refuse_incompatible(dict(judged), [])["verdict"] == "migrate"  # the live code runs after them
+    # r1 runs against 0002 already (an earlier override): not this deploy's doing.
+    already = [b["release"] for b in guard.revert_plan(alembic_info(["0001", "0002"]), [], ["r1"], {"r1": DECL1})]
+    assert already == ["r1"] and guard.refuse_incompatible(dict(judged), blocked, blocked_now=already)["verdict"] == "migrate"
     current = guard.judge_deploy("r1", DECL1, info)  # nothing to run: nothing to refuse
     assert guard.refuse_incompatible(dict(current), blocked)["verdict"] == "current"
 
