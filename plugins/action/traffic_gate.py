@@ -20,6 +20,7 @@ from ansible_collections.fleetops.release.plugins.module_utils._health import (
     BreachTracker,
     ErrorRateWindow,
     HealthError,
+    answer_is_error,
     check_positive,
     conclude,
     latency_summary,
@@ -49,13 +50,6 @@ def urls_of(value):
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u.lower().startswith(("http://", "https://")) for u in urls):
         raise HealthError("url must be an http(s) URL or a non-empty list of them, not %r" % (value,))
     return urls
-
-
-def is_error(answer, status_codes):
-    """No answer, or a status outside status_codes (default: any status of 500 or more)."""
-    if answer.get("error") or answer.get("status") is None:
-        return True
-    return answer["status"] not in status_codes if status_codes else answer["status"] >= 500
 
 
 class ActionModule(ActionBase):
@@ -97,7 +91,7 @@ class ActionModule(ActionBase):
         def collect(done_futures, now):
             for future in done_futures:
                 answer = future.result()
-                error = is_error(answer, args["status_codes"])
+                error = answer_is_error(answer, args["status_codes"])
                 counts["samples"] += 1
                 counts["errors"] += 1 if error else 0
                 key = str(answer["status"]) if answer.get("status") is not None else "no answer"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from urllib.parse import urlsplit, urlunsplit
 
-from ansible_collections.fleetops.release.plugins.module_utils._health import MODES, HealthError, percentile
+from ansible_collections.fleetops.release.plugins.module_utils._health import MODES, HealthError, answer_is_error, percentile
 
 METRICS = ("error_rate", "latency", "query")
 AGGREGATES = ("mean", "max")
@@ -192,13 +192,6 @@ def request_url(url, path):
 def instance_query(query, instance):
     """The query for one host: every ``{instance}`` replaced (PromQL's own braces are left alone)."""
     return query.replace(INSTANCE, instance)
-
-
-def answer_is_error(answer, status_codes=None):
-    """No answer, or a status outside status_codes (default: any status of 500 or more), as traffic_gate counts."""
-    if answer.get("error") or answer.get("status") is None:
-        return True
-    return answer["status"] not in status_codes if status_codes else answer["status"] >= 500
 
 
 def request_group(metric, hosts, answers, pct=99.0, status_codes=None):

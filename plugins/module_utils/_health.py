@@ -47,6 +47,14 @@ class HealthError(FleetError):
 
 # -- arithmetic ------------------------------------------------------------------------------------------
 
+def answer_is_error(answer, status_codes=None):
+    """Whether a sampled answer counts as an error for the traffic and baseline gates: no answer, or a status outside
+    status_codes (default: any status of 500 or more)."""
+    if answer.get("error") or answer.get("status") is None:
+        return True
+    return answer["status"] not in status_codes if status_codes else answer["status"] >= 500
+
+
 def percentile(values, pct):
     """Nearest-rank percentile (the smallest value with at least pct % of the values at or below it).
 

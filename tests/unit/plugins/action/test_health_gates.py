@@ -54,7 +54,8 @@ def test_health_check_checks_the_release_on_url():
 
 
 def test_traffic_gate_urls_and_errors():
-    from ansible_collections.fleetops.release.plugins.action.traffic_gate import is_error, urls_of
+    from ansible_collections.fleetops.release.plugins.action.traffic_gate import urls_of
+    from ansible_collections.fleetops.release.plugins.module_utils._health import answer_is_error as is_error
     assert urls_of("http://a/") == ["http://a/"]
     assert urls_of(["http://a/", "https://b/"]) == ["http://a/", "https://b/"]
     for bad in ([], "a", ["http://a/", 3]):
