@@ -294,13 +294,19 @@ class ActionModule(ActionBase):
             facts["fleet_wave_revert_walk"] = self._revert_walk(report, args)
         return facts
 
-    def _settle(self, args, report, now):
-        batch = self._var("localhost", "fleet_batch")
+    def _region_gates(self):
+        """{region: {health: result, traffic: result}}: the loop items the batch's region health gate and traffic gate
+        registered (tasks/batch_end.yml, gate.yml), by the region each item names."""
         gates = {}
         for name, key in (("fleet_gate_health", "health"), ("fleet_gate_traffic", "traffic")):
             for item in (self._vars.get(name) or {}).get("results") or []:
                 if isinstance(item, dict) and isinstance(item.get("item"), dict):
                     gates.setdefault(item["item"]["key"], {})[key] = item
+        return gates
+
+    def _settle(self, args, report, now):
+        batch = self._var("localhost", "fleet_batch")
+        gates = self._region_gates()
         # The canary-versus-baseline gates (tasks/baseline_gate.yml): one item per region and comparison.
         for item in (self._vars.get("fleet_gate_baseline") or {}).get("results") or []:
             if isinstance(item, dict) and isinstance(item.get("item"), list) and item["item"] and isinstance(item["item"][0], dict):
@@ -383,13 +389,8 @@ class ActionModule(ActionBase):
                      "message": "setting the canaries to %s%% of their weight failed: %s" % (step.get("percent"), message)}
                     for region, message in _wave_report.region_failures(self._vars.get("fleet_lb_result")).items()]
         report = _wave_report.merge(report, {}, failures, now)
-        gates = {}
-        for name, key in (("fleet_gate_health", "health"), ("fleet_gate_traffic", "traffic")):
-            for item in [item for item in (self._vars.get(name) or {}).get("results") or [] if isinstance(item, dict)]:
-                if isinstance(item.get("item"), dict):
-                    gates.setdefault(item["item"]["key"], {})[key] = item
         before = len(report.get("failures") or [])
-        report = _wave_report.record_gates(report, batch, gates, now)
+        report = _wave_report.record_gates(report, batch, self._region_gates(), now)
         failed = {failure["region"] for failure in failures + (report.get("failures") or [])[before:]}
         report = canary.record_step_result(report, batch.get("wave"), step.get("percent"), failed)
         return {REPORT: report, "fleet_wave_revert_walk": self._revert_walk(report, args)}
