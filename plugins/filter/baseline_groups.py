@@ -55,20 +55,10 @@ _value:
 """
 
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.fleetops.release.plugins.module_utils._baseline import run_groups
-
-
-def _member(host, variables):
-    url = variables.get("fleet_app_url") or None
-    if not url and variables.get("fleet_health_url"):
-        parts = urlsplit(str(variables["fleet_health_url"]))
-        url = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-    instance = variables.get("fleet_prometheus_instance") or (urlsplit(str(url)).netloc if url else None)
-    return {"name": host, "url": url, "instance": instance}
+from ansible_collections.fleetops.release.plugins.module_utils._baseline import member_of, run_groups
 
 
 def baseline_groups(report, region, hostvars):
@@ -76,7 +66,7 @@ def baseline_groups(report, region, hostvars):
         raise AnsibleFilterError("baseline_groups: the run report must be a dict, not %r" % (report,))
     groups = run_groups(report, region)
     try:
-        return dict((group, [_member(host, hostvars[host]) for host in hosts]) for group, hosts in groups.items())
+        return dict((group, [member_of(host, hostvars[host]) for host in hosts]) for group, hosts in groups.items())
     except KeyError as exc:
         raise AnsibleFilterError("baseline_groups: host %s of the run report is not in hostvars" % exc)
 

@@ -182,6 +182,40 @@ def members(value, group):
     return result
 
 
+def member_of(host, variables):
+    """One host of the run as a member ``{name, url, instance}``: ``url`` its ``fleet_app_url``, else the scheme and
+    address of its ``fleet_health_url``; ``instance`` its ``fleet_prometheus_instance``, else the ``host:port`` of url."""
+    url = variables.get("fleet_app_url") or None
+    if not url and variables.get("fleet_health_url"):
+        parts = urlsplit(str(variables["fleet_health_url"]))
+        url = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    instance = variables.get("fleet_prometheus_instance") or (urlsplit(str(url)).netloc if url else None)
+    return {"name": host, "url": url, "instance": instance}
+
+
+def host_problems(comparisons, hosts, hostvars):
+    """What the run's hosts lack for the comparisons of fleet_baseline_gates, before anything changes (the gate itself
+    would only find it after the first wave switched): an app address for the request metrics, a Prometheus instance
+    for the query metric."""
+    if not isinstance(comparisons, (list, tuple)):
+        return []
+    metrics = set(options.get("metric") for options in comparisons if isinstance(options, dict))
+    problems = []
+    for host in hosts:
+        member = member_of(host, hostvars.get(host) or {})
+        if metrics - {"query"} and not member["url"]:
+            problems.append("%s: fleet_baseline_gates sends requests straight to each host's app (%s), but the host has "
+                            "neither fleet_app_url nor fleet_health_url: set fleet_app_url (http(s)://address:port)"
+                            % (host, ", ".join(sorted(metrics - {"query"}))))
+        elif member["url"] and not str(member["url"]).lower().startswith(("http://", "https://")):
+            problems.append("%s: fleet_app_url is %r: it must be the http(s) address of the host's app" % (host, member["url"]))
+        if "query" in metrics and not member["instance"]:
+            problems.append("%s: fleet_baseline_gates queries Prometheus per host, but the host has no "
+                            "fleet_prometheus_instance and no app address to derive it from: set fleet_prometheus_instance"
+                            % host)
+    return problems
+
+
 def request_url(url, path):
     """The host's app URL with its path (and query) replaced by ``path``."""
     parts = urlsplit(url)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.fleetops.release.plugins.module_utils._baseline import comparison_problems
+from ansible_collections.fleetops.release.plugins.module_utils._baseline import comparison_problems, host_problems
 from ansible_collections.fleetops.release.plugins.module_utils._canary_weights import (
     CanaryWeightsError,
     normalize_step_pause,
@@ -221,6 +221,7 @@ def check_run_inputs(operation, hosts, hostvars, groups, release=None, strategy=
         _health_wait(health_wait, problems)
     # The canary-versus-baseline comparisons (issue 19), checked as baseline_gate checks them at the first gate.
     problems.extend(comparison_problems(baseline_gates))
+    problems.extend(host_problems(baseline_gates, hosts, hostvars))
     if region_order is not None and (isinstance(region_order, (str, bytes, Mapping)) or not isinstance(region_order, (list, tuple))):
         problems.append("fleet_region_order is %r: it must be a list of region names" % (region_order,))
         region_order = None

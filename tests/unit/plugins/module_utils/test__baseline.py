@@ -275,3 +275,20 @@ def test_the_run_report_keeps_each_comparison_and_a_failed_one_counts_like_a_fai
     refused = bl.report_entry(1, "us", {"failed": True, "msg": "x: max_ratio must be at least 1", "item": [{"key": "us"}, comparison]})
     assert refused["name"] == "error_rate" and refused["verdict"] == "failed" and refused["canary"]["value"] is None
     assert not math.isnan(entries[0]["ratio"])
+
+
+def test_members_of_the_run_and_what_they_lack_before_anything_changes():
+    hostvars = {"a": {"fleet_health_url": "http://10.0.0.1:8000/health?x=1"},
+                "b": {"fleet_app_url": "http://10.0.0.2:8000", "fleet_prometheus_instance": "b:9100"},
+                "c": {}, "d": {"fleet_app_url": "ftp://10.0.0.4"}}
+    assert bl.member_of("a", hostvars["a"]) == {"name": "a", "url": "http://10.0.0.1:8000", "instance": "10.0.0.1:8000"}
+    assert bl.member_of("b", hostvars["b"]) == {"name": "b", "url": "http://10.0.0.2:8000", "instance": "b:9100"}
+    errors = [{"metric": "error_rate", "max_ratio": 2}]
+    assert bl.host_problems(errors, ["a", "b"], hostvars) == [] and bl.host_problems([], ["c"], hostvars) == []
+    [lacking, bad_url] = bl.host_problems(errors, ["a", "c", "d"], hostvars)
+    assert lacking.startswith("c: ") and "fleet_app_url" in lacking and "error_rate" in lacking
+    assert bad_url.startswith("d: ") and "ftp://10.0.0.4" in bad_url
+    query = [{"metric": "query", "query": 'up{instance="{instance}"}', "max_ratio": 2}]
+    assert bl.host_problems(query, ["a", "b"], hostvars) == []
+    [no_instance] = bl.host_problems(query, ["c"], hostvars)
+    assert no_instance.startswith("c: ") and "fleet_prometheus_instance" in no_instance
