@@ -197,7 +197,7 @@ def host_problems(comparisons, hosts, hostvars):
     """What the run's hosts lack for the comparisons of fleet_baseline_gates, before anything changes (the gate itself
     would only find it after the first wave switched): an app address for the request metrics, a Prometheus instance
     for the query metric."""
-    if not isinstance(comparisons, (list, tuple)):
+    if not comparisons or not isinstance(comparisons, (list, tuple)):
         return []
     metrics = set(options.get("metric") for options in comparisons if isinstance(options, dict))
     problems = []
